@@ -1,0 +1,23 @@
+# Compiler launcher, linker and sanitizer settings. Included once from the top level.
+find_program(BATON_CCACHE ccache)
+if(BATON_CCACHE)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${BATON_CCACHE})
+endif()
+find_program(BATON_MOLD mold)
+if(BATON_MOLD)
+  add_link_options(-fuse-ld=mold)
+endif()
+
+# Warnings as one INTERFACE target that every module links.
+add_library(baton_warnings INTERFACE)
+target_compile_options(baton_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow
+                       -Wnon-virtual-dtor -Wno-missing-field-initializers)
+if(BATON_WERROR)
+  target_compile_options(baton_warnings INTERFACE -Werror)
+endif()
+
+if(BATON_SANITIZE)
+  string(REPLACE ";" "," _san "${BATON_SANITIZE}")
+  add_compile_options(-fsanitize=${_san} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${_san})
+endif()

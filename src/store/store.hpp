@@ -1,0 +1,111 @@
+#pragma once
+
+// The journal: runs, their events, and content-addressed blobs. Every backend (memory, SQLite,
+// later PostgreSQL) implements this interface and passes tests/store/conformance_test.cpp.
+//
+// Threading: every method is safe to call from any thread. Append is asynchronous and
+// group-committed: the callback runs once the batch is durable (or failed), on a store-owned
+// thread (or inline for the memory store); it must be cheap and must not call back into Append.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/json.hpp"
+#include "base/status.hpp"
+#include "core/events.hpp"
+
+namespace baton::store {
+
+struct RunRecord {
+  std::string id;
+  std::string workflow_name;
+  std::string workflow_file;      // path as given at start (informational)
+  std::string workflow_blob;      // hash of the workflow source in blobs (used by resume)
+  std::string parent_run;         // "" for top-level runs
+  json::object inputs;
+  core::RunStatus status = core::RunStatus::kPending;
+  json::value outputs;            // set when succeeded
+  std::string error;              // set when failed ("type: message")
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int64_t owner_pid = 0;          // process executing it (0 = none)
+  std::string owner_host;
+  bool cancel_requested = false;
+  uint64_t last_seq = 0;          // highest event seq appended
+  json::object usage;             // {input_tokens, output_tokens, cost_usd}
+};
+
+// Changes to a run's row committed atomically with an append.
+struct RunUpdate {
+  std::optional<core::RunStatus> status;
+  std::optional<json::value> outputs;
+  std::optional<std::string> error;
+  std::optional<json::object> usage;
+  std::optional<int64_t> owner_pid;  // set on resume / clear on finish
+  std::optional<std::string> owner_host;
+};
+
+struct RunFilter {
+  std::optional<core::RunStatus> status;
+  std::string workflow_name;
+  size_t limit = 50;
+};
+
+using AppendCallback = std::function<void(Status)>;
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Creates the run row. Fails with kAlreadyExists if the id is taken.
+  virtual Status CreateRun(const RunRecord& run) = 0;
+
+  // Appends `events` (seqs must continue the run's sequence without gaps) and applies `update`,
+  // atomically. `done` runs when the batch is durable, with the error otherwise. After an I/O
+  // error the store refuses every later append with that same error.
+  virtual void Append(std::string run_id, std::vector<core::Event> events,
+                      std::optional<RunUpdate> update, AppendCallback done) = 0;
+
+  // Blocking convenience over Append.
+  Status AppendSync(std::string run_id, std::vector<core::Event> events,
+                    std::optional<RunUpdate> update = std::nullopt);
+
+  // Events of `run_id` with seq > after_seq, in order, at most `limit` (0 = all).
+  virtual Result<std::vector<core::Event>> ReadEvents(std::string_view run_id,
+                                                      uint64_t after_seq = 0,
+                                                      size_t limit = 0) = 0;
+
+  // The run with exactly this id, or the only run whose id starts with it (kNotFound when none,
+  // kInvalidArgument when ambiguous).
+  virtual Result<RunRecord> GetRun(std::string_view id_or_prefix) = 0;
+
+  // Runs, newest first.
+  virtual Result<std::vector<RunRecord>> ListRuns(const RunFilter& filter) = 0;
+
+  // Marks a run for cancellation; its executor observes it by polling IsCancelRequested.
+  virtual Status RequestCancel(std::string_view run_id) = 0;
+  virtual Result<bool> IsCancelRequested(std::string_view run_id) = 0;
+
+  // Stores `bytes` once under their SHA-256; returns the hex hash. Idempotent.
+  virtual Result<std::string> PutBlob(std::string_view bytes) = 0;
+  virtual Result<std::string> GetBlob(std::string_view hash) = 0;
+
+  // Waits until every Append issued before this call has completed.
+  virtual Status Flush() = 0;
+};
+
+struct SqliteOptions {
+  bool synchronous_full = true;  // false: synchronous=NORMAL
+  int busy_timeout_ms = 5000;
+};
+
+std::unique_ptr<Store> NewMemoryStore();
+// Opens (creating if needed) the SQLite journal at `path`; creates parent directories.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, SqliteOptions options = {});
+
+}  // namespace baton::store
