@@ -1,9 +1,9 @@
 #include "base/clock.hpp"
 
+#include <fmt/format.h>
+
 #include <ctime>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace baton {
 

@@ -1,8 +1,8 @@
 #include "base/duration.hpp"
 
-#include <cctype>
-
 #include <fmt/format.h>
+
+#include <cctype>
 
 namespace baton {
 
@@ -18,7 +18,8 @@ Result<Millis> ParseDuration(std::string_view text) {
     int64_t n = 0;
     while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
       n = n * 10 + (text[i] - '0');
-      if (n > 1'000'000'000'000LL) return InvalidArgument(fmt::format("duration '{}' is too large", text));
+      if (n > 1'000'000'000'000LL)
+        return InvalidArgument(fmt::format("duration '{}' is too large", text));
       ++i;
     }
     std::string_view unit;
@@ -27,7 +28,8 @@ Result<Millis> ParseDuration(std::string_view text) {
     unit = text.substr(start, i - start);
     int64_t mult = 0;
     if (unit.empty()) {
-      if (any || i != text.size()) return InvalidArgument(fmt::format("invalid duration '{}': missing unit", text));
+      if (any || i != text.size())
+        return InvalidArgument(fmt::format("invalid duration '{}': missing unit", text));
       mult = 1000;
     } else if (unit == "ms") {
       mult = 1;

@@ -1,10 +1,10 @@
 #include "base/json.hpp"
 
-#include <algorithm>
-#include <vector>
-
-#include <boost/json.hpp>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <vector>
 
 namespace baton {
 
@@ -28,8 +28,7 @@ void Canonical(const json::value& v, std::string& out) {
       std::vector<const json::key_value_pair*> kvs;
       kvs.reserve(obj.size());
       for (const auto& kv : obj) kvs.push_back(&kv);
-      std::sort(kvs.begin(), kvs.end(),
-                [](auto* a, auto* b) { return a->key() < b->key(); });
+      std::sort(kvs.begin(), kvs.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
       out.push_back('{');
       bool first = true;
       for (auto* kv : kvs) {
@@ -101,6 +100,13 @@ void Pretty(const json::value& v, std::string& out, int indent) {
       out += "]";
       return;
     }
+    case json::kind::double_: {
+      // Shortest round-trip form ("0.28", not "2.8E-1"), still visibly a double ("2.0").
+      std::string d = fmt::format("{}", v.get_double());
+      if (d.find_first_of(".eEn") == std::string::npos) d += ".0";
+      out += d;
+      return;
+    }
     default:
       out += json::serialize(v);
   }
@@ -122,14 +128,21 @@ std::string PrettyJson(const json::value& v) {
 
 std::string_view JsonTypeName(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "boolean";
     case json::kind::int64:
-    case json::kind::uint64: return "integer";
-    case json::kind::double_: return "number";
-    case json::kind::string: return "string";
-    case json::kind::array: return "array";
-    case json::kind::object: return "object";
+    case json::kind::uint64:
+      return "integer";
+    case json::kind::double_:
+      return "number";
+    case json::kind::string:
+      return "string";
+    case json::kind::array:
+      return "array";
+    case json::kind::object:
+      return "object";
   }
   return "unknown";
 }

@@ -3,10 +3,9 @@
 // JSON is boost::json throughout baton. This header gives the one alias and the few helpers
 // every module needs; it is cheap to include (boost/json/value.hpp only).
 
+#include <boost/json/value.hpp>
 #include <string>
 #include <string_view>
-
-#include <boost/json/value.hpp>
 
 #include "base/status.hpp"
 

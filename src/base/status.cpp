@@ -4,16 +4,26 @@ namespace baton {
 
 std::string_view CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "ok";
-    case Code::kInvalidArgument: return "invalid_argument";
-    case Code::kNotFound: return "not_found";
-    case Code::kAlreadyExists: return "already_exists";
-    case Code::kFailedPrecondition: return "failed_precondition";
-    case Code::kUnavailable: return "unavailable";
-    case Code::kResourceExhausted: return "resource_exhausted";
-    case Code::kDeadlineExceeded: return "deadline_exceeded";
-    case Code::kCancelled: return "cancelled";
-    case Code::kInternal: return "internal";
+    case Code::kOk:
+      return "ok";
+    case Code::kInvalidArgument:
+      return "invalid_argument";
+    case Code::kNotFound:
+      return "not_found";
+    case Code::kAlreadyExists:
+      return "already_exists";
+    case Code::kFailedPrecondition:
+      return "failed_precondition";
+    case Code::kUnavailable:
+      return "unavailable";
+    case Code::kResourceExhausted:
+      return "resource_exhausted";
+    case Code::kDeadlineExceeded:
+      return "deadline_exceeded";
+    case Code::kCancelled:
+      return "cancelled";
+    case Code::kInternal:
+      return "internal";
   }
   return "unknown";
 }
@@ -21,13 +31,20 @@ std::string_view CodeName(Code code) {
 std::string Status::ErrorType() const {
   if (!type_.empty()) return type_;
   switch (code_) {
-    case Code::kOk: return "";
-    case Code::kDeadlineExceeded: return "timeout";
-    case Code::kCancelled: return "cancelled";
-    case Code::kUnavailable: return "server_error";
-    case Code::kResourceExhausted: return "rate_limited";
-    case Code::kInvalidArgument: return "invalid_request";
-    default: return "internal";
+    case Code::kOk:
+      return "";
+    case Code::kDeadlineExceeded:
+      return "timeout";
+    case Code::kCancelled:
+      return "cancelled";
+    case Code::kUnavailable:
+      return "server_error";
+    case Code::kResourceExhausted:
+      return "rate_limited";
+    case Code::kInvalidArgument:
+      return "invalid_request";
+    default:
+      return "internal";
   }
 }
 

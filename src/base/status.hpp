@@ -68,8 +68,8 @@ inline Status DeadlineExceeded(std::string msg) {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}             // NOLINT(google-explicit-constructor)
-  Result(Status status) : v_(std::move(status)) {}      // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -93,10 +93,10 @@ class Result {
 
 }  // namespace baton
 
-#define BATON_RETURN_IF_ERROR(expr)        \
-  do {                                     \
-    ::baton::Status _st = (expr);          \
-    if (!_st.ok()) return _st;             \
+#define BATON_RETURN_IF_ERROR(expr) \
+  do {                              \
+    ::baton::Status _st = (expr);   \
+    if (!_st.ok()) return _st;      \
   } while (0)
 
 #define BATON_CONCAT_INNER(a, b) a##b

@@ -15,19 +15,20 @@
 namespace baton::core {
 
 enum class EventType : uint8_t {
-  kRunStarted,       // data: {workflow, inputs, sim: bool}
-  kStepStarted,      // step instance dispatched: attempt; data: {input?}
-  kStepSucceeded,    // data: {output, usage?}
-  kStepFailed,       // data: {error: {type, message}, final: bool}
-  kStepSkipped,      // data: {reason}
-  kRetryScheduled,   // data: {delay_ms, error: {type, message}}
-  kFanOut,           // for_each expanded: data: {count}
-  kMemoryWritten,    // data: {key, value, writer}
-  kModelCalled,      // reasoning trace: data: {model, provider, prompt, reply, reasoning?, usage, confidence?}
-  kToolCalled,       // data: {tool, argv?, exit_code?, duration_ms}
+  kRunStarted,      // data: {workflow, inputs, sim: bool}
+  kStepStarted,     // step instance dispatched: attempt; data: {input?}
+  kStepSucceeded,   // data: {output, usage?}
+  kStepFailed,      // data: {error: {type, message}, final: bool}
+  kStepSkipped,     // data: {reason}
+  kRetryScheduled,  // data: {delay_ms, error: {type, message}}
+  kFanOut,          // for_each expanded: data: {count}
+  kMemoryWritten,   // data: {key, value, writer}
+  kModelCalled,     // reasoning trace: data: {model, provider, prompt, reply, reasoning?, usage,
+                    // confidence?}
+  kToolCalled,      // data: {tool, argv?, exit_code?, duration_ms}
   kRunCancelRequested,  // data: {reason}
-  kRunFinished,      // data: {status, outputs?, error?}
-  kNeedsAttention,   // a once-effect step was in flight at a crash: data: {reason}
+  kRunFinished,         // data: {status, outputs?, error?}
+  kNeedsAttention,      // a once-effect step was in flight at a crash: data: {reason}
 };
 
 std::string_view EventTypeName(EventType type);

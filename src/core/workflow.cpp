@@ -27,8 +27,7 @@ Status Workflow::Finalize() {
     for (const auto& need : steps[i].needs) {
       int j = StepIndex(need);
       if (j < 0) {
-        return InvalidArgument(
-            fmt::format("step '{}' needs unknown step '{}'", steps[i].id, need));
+        return InvalidArgument(fmt::format("step '{}' needs unknown step '{}'", steps[i].id, need));
       }
       needs_idx[i].push_back(j);
       dependents[static_cast<size_t>(j)].push_back(static_cast<int>(i));

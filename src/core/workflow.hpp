@@ -54,9 +54,9 @@ struct AgentStep {
 
 // `llm:` step: one completion.
 struct LlmStep {
-  std::string model;              // model name from `models:` (or "" for the default)
-  expr::Template prompt;          // string, or
-  expr::Template messages;        // [{role, content}]
+  std::string model;        // model name from `models:` (or "" for the default)
+  expr::Template prompt;    // string, or
+  expr::Template messages;  // [{role, content}]
   expr::Template system;
   std::optional<json::value> output_schema;
 };
@@ -64,9 +64,9 @@ struct LlmStep {
 // `set:` step: write to shared memory (keys "memory.x") and/or compute a value.
 struct SetStep {
   struct Entry {
-    std::string key;        // as written ("memory.summary" or "total")
+    std::string key;  // as written ("memory.summary" or "total")
     bool to_memory = false;
-    std::string memory_key; // key without the "memory." prefix
+    std::string memory_key;  // key without the "memory." prefix
     expr::Template value;
   };
   std::vector<Entry> entries;
@@ -89,46 +89,49 @@ struct Step {
   std::string id;
   SourceLoc loc;
   StepKind kind;
-  std::vector<std::string> needs;   // resolved: explicit `needs`, or the previous step
+  std::vector<std::string> needs;  // resolved: explicit `needs`, or the previous step
   bool explicit_needs = false;
   std::optional<expr::Expression> if_cond;
   std::optional<expr::Template> for_each;
   std::string as = "item";
-  int max_parallel = 0;             // 0 = unbounded (global limit still applies)
-  std::optional<RetryPolicy> retry; // unset: workflow default
-  std::optional<Millis> timeout;    // unset: workflow default
+  int max_parallel = 0;              // 0 = unbounded (global limit still applies)
+  std::optional<RetryPolicy> retry;  // unset: workflow default
+  std::optional<Millis> timeout;     // unset: workflow default
   std::vector<CatchClause> catches;
   std::optional<expr::Template> output;  // reshapes the step's result
   Effect effect = Effect::kIdempotent;
+  std::string description;
 };
 
 // A named model configuration from `models:`.
 struct ModelConfig {
   std::string name;
-  std::string provider;   // "sim", "openai", ...
-  std::string model;      // provider's model id
-  json::object options;   // everything else (base_url, api_key_env, temperature, sim script...)
+  std::string provider;  // "sim", "openai", ...
+  std::string model;     // provider's model id
+  json::object options;  // everything else (base_url, api_key_env, temperature, sim script...)
   SourceLoc loc;
 };
 
 struct Agent {
   std::string name;
-  std::string model;                  // name in `models:`
+  std::string model;  // name in `models:`
   expr::Template instructions;
   std::vector<std::string> capabilities;
   std::vector<std::string> tools;
   std::optional<json::value> output_schema;
   int max_turns = 8;
+  std::string description;
+  std::vector<std::string> handoffs;  // agents it may hand the conversation to
   SourceLoc loc;
 };
 
 // `tools:` entry with an `exec:` body: a child process, argv only, never a shell.
 struct ExecTool {
-  std::vector<expr::Template> argv;   // each element a template (may use the call's `with`)
+  std::vector<expr::Template> argv;  // each element a template (may use the call's `with`)
   std::optional<expr::Template> cwd;
   std::map<std::string, expr::Template> env;
   std::optional<Millis> timeout;
-  std::string stdin_from;             // "" or "with": pass `with` as JSON on stdin
+  std::string stdin_from;  // "" or "with": pass `with` as JSON on stdin
   enum class Parse { kText, kJson } parse = Parse::kText;  // how stdout becomes the output
 };
 
@@ -140,11 +143,20 @@ struct Tool {
   SourceLoc loc;
 };
 
+// `mcp_servers:` entry: a server started as a child process (`command`) or reached at `url`.
+struct McpServer {
+  std::string name;
+  std::vector<std::string> command;
+  std::string url;
+  std::map<std::string, std::string> env;
+  SourceLoc loc;
+};
+
 struct Input {
   std::string name;
-  json::value schema;                 // JSON Schema of the input
+  json::value schema;  // JSON Schema of the input
   std::optional<json::value> default_value;
-  bool required = true;               // false when it has a default
+  bool required = true;  // false when it has a default
   SourceLoc loc;
 };
 
@@ -158,16 +170,17 @@ struct Workflow {
   int version = 1;
   std::string name;
   std::string description;
-  std::string file;                   // path it was loaded from ("" when built in code)
+  std::string file;  // path it was loaded from ("" when built in code)
   std::vector<Input> inputs;
   std::map<std::string, ModelConfig> models;
   std::map<std::string, Agent> agents;
   std::map<std::string, Tool> tools;
+  std::map<std::string, McpServer> mcp_servers;
   RetryPolicy default_retry;
   std::optional<Millis> default_timeout;
   std::optional<Millis> run_timeout;
   Budget budget;
-  std::vector<Step> steps;            // in file order
+  std::vector<Step> steps;  // in file order
   std::vector<std::pair<std::string, expr::Template>> outputs;
 
   // Derived by Finalize(): step index by id, resolved `needs` as indices, and the reverse

@@ -96,12 +96,12 @@ class StringTemplate {
   static Result<StringTemplate> Parse(std::string_view text, ExprError* error = nullptr);
 
   Result<json::value> Render(const Env& env) const;
-  bool IsConstant() const;            // no expressions at all
-  bool IsSingleExpression() const;    // the whole scalar is one ${{ }}
+  bool IsConstant() const;          // no expressions at all
+  bool IsSingleExpression() const;  // the whole scalar is one ${{ }}
   // Every expression with its offset (of the expression source) within the text.
   struct Part {
-    std::string literal;              // used when !is_expr
-    Expression expr;                  // used when is_expr
+    std::string literal;  // used when !is_expr
+    Expression expr;      // used when is_expr
     size_t offset = 0;
     bool is_expr = false;
   };
@@ -128,14 +128,15 @@ class Template {
 
   // Visits every compiled expression with the JSON Pointer of its leaf and its offset within
   // the leaf's text.
-  void ForEachExpression(
-      const std::function<void(const Expression&, const std::string& pointer, size_t offset)>& fn)
-      const;
+  void ForEachExpression(const std::function<void(const Expression&, const std::string& pointer,
+                                                  size_t offset)>& fn) const;
 
  private:
   json::value raw_;
+  json::value base_;  // raw_ with constant leaves unescaped ("$${{" -> "${{"); Render copies it
   struct Leaf {
     std::string pointer;
+    std::vector<std::string> path;  // pointer tokens, unescaped
     StringTemplate tmpl;
   };
   std::vector<Leaf> expressions_;  // only leaves that contain expressions

@@ -24,20 +24,20 @@ namespace baton::store {
 struct RunRecord {
   std::string id;
   std::string workflow_name;
-  std::string workflow_file;      // path as given at start (informational)
-  std::string workflow_blob;      // hash of the workflow source in blobs (used by resume)
-  std::string parent_run;         // "" for top-level runs
+  std::string workflow_file;  // path as given at start (informational)
+  std::string workflow_blob;  // hash of the workflow source in blobs (used by resume)
+  std::string parent_run;     // "" for top-level runs
   json::object inputs;
   core::RunStatus status = core::RunStatus::kPending;
-  json::value outputs;            // set when succeeded
-  std::string error;              // set when failed ("type: message")
+  json::value outputs;  // set when succeeded
+  std::string error;    // set when failed ("type: message")
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
-  int64_t owner_pid = 0;          // process executing it (0 = none)
+  int64_t owner_pid = 0;  // process executing it (0 = none)
   std::string owner_host;
   bool cancel_requested = false;
-  uint64_t last_seq = 0;          // highest event seq appended
-  json::object usage;             // {input_tokens, output_tokens, cost_usd}
+  uint64_t last_seq = 0;  // highest event seq appended
+  json::object usage;     // {input_tokens, output_tokens, cost_usd}
 };
 
 // Changes to a run's row committed atomically with an append.
@@ -53,7 +53,7 @@ struct RunUpdate {
 struct RunFilter {
   std::optional<core::RunStatus> status;
   std::string workflow_name;
-  size_t limit = 50;
+  size_t limit = 50;  // 0 = all
 };
 
 using AppendCallback = std::function<void(Status)>;
@@ -67,7 +67,8 @@ class Store {
 
   // Appends `events` (seqs must continue the run's sequence without gaps) and applies `update`,
   // atomically. `done` runs when the batch is durable, with the error otherwise. After an I/O
-  // error the store refuses every later append with that same error.
+  // error the store refuses every later append with that same error (then `done` may run inline
+  // on the caller's thread). The run's updated_ms becomes the last event's time_ms.
   virtual void Append(std::string run_id, std::vector<core::Event> events,
                       std::optional<RunUpdate> update, AppendCallback done) = 0;
 
@@ -77,8 +78,7 @@ class Store {
 
   // Events of `run_id` with seq > after_seq, in order, at most `limit` (0 = all).
   virtual Result<std::vector<core::Event>> ReadEvents(std::string_view run_id,
-                                                      uint64_t after_seq = 0,
-                                                      size_t limit = 0) = 0;
+                                                      uint64_t after_seq = 0, size_t limit = 0) = 0;
 
   // The run with exactly this id, or the only run whose id starts with it (kNotFound when none,
   // kInvalidArgument when ambiguous).
@@ -102,6 +102,7 @@ class Store {
 struct SqliteOptions {
   bool synchronous_full = true;  // false: synchronous=NORMAL
   int busy_timeout_ms = 5000;
+  std::string vfs;  // SQLite VFS name ("" = the platform default); tests inject I/O faults with it
 };
 
 std::unique_ptr<Store> NewMemoryStore();

@@ -1,0 +1,91 @@
+#include "app/app.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+namespace baton::app {
+
+Result<std::unique_ptr<store::Store>> OpenStore(const StoreConfig& config) {
+  if (config.path == ":memory:") return store::NewMemoryStore();
+  store::SqliteOptions options;
+  options.synchronous_full = config.synchronous_full;
+  return store::OpenSqliteStore(config.path, options);
+}
+
+Registries::Registries() { providers::RegisterBuiltinProviders(models); }
+
+dsl::LoadOptions Registries::LoadOptions() const {
+  dsl::LoadOptions options;
+  options.host_tools = tools.Names();
+  options.providers = models.Providers();
+  return options;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<std::shared_ptr<const core::Workflow>> LoadRunWorkflow(store::Store& store,
+                                                              const store::RunRecord& run) {
+  std::string source;
+  if (!run.workflow_blob.empty()) {
+    BATON_ASSIGN_OR_RETURN(source, store.GetBlob(run.workflow_blob));
+  } else {
+    BATON_ASSIGN_OR_RETURN(source, ReadFile(run.workflow_file));
+  }
+  dsl::LoadResult loaded =
+      dsl::LoadWorkflowText(source, run.workflow_file, Registries().LoadOptions());
+  if (!loaded.workflow) {
+    std::string msg = "the workflow stored with the run no longer loads";
+    for (const auto& d : loaded.diagnostics) msg += "\n" + dsl::FormatDiagnostic(d);
+    return FailedPrecondition(msg);
+  }
+  return loaded.workflow;
+}
+
+bool OwnerAlive(const store::RunRecord& run) {
+  if (run.owner_pid <= 0) return false;
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  if (!run.owner_host.empty() && run.owner_host != host) return true;  // cannot tell: assume alive
+  if (run.owner_pid == getpid()) return true;
+  return kill(static_cast<pid_t>(run.owner_pid), 0) == 0 || errno == EPERM;
+}
+
+core::RunStatus EffectiveStatus(const store::RunRecord& run) {
+  if ((run.status == core::RunStatus::kRunning || run.status == core::RunStatus::kPending) &&
+      !OwnerAlive(run)) {
+    return core::RunStatus::kInterrupted;
+  }
+  return run.status;
+}
+
+Status CancelOrphanedRun(store::Store& store, const store::RunRecord& run, int64_t now_ms) {
+  core::Event req;
+  req.seq = run.last_seq + 1;
+  req.type = core::EventType::kRunCancelRequested;
+  req.time_ms = now_ms;
+  req.data["reason"] = "user";
+  core::Event fin;
+  fin.seq = run.last_seq + 2;
+  fin.type = core::EventType::kRunFinished;
+  fin.time_ms = now_ms;
+  fin.data["status"] = "cancelled";
+  fin.data["error"] = json::object{{"type", "cancelled"}, {"message", "the run was cancelled"}};
+  store::RunUpdate update;
+  update.status = core::RunStatus::kCancelled;
+  update.error = "cancelled: the run was cancelled";
+  update.owner_pid = 0;
+  return store.AppendSync(run.id, {req, fin}, update);
+}
+
+}  // namespace baton::app

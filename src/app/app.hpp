@@ -1,0 +1,54 @@
+#pragma once
+
+// The composition root: turns configuration into a store, registries and an engine, and holds
+// the few policies shared by the CLI and the C++ library (where runs are stored, how a run's
+// workflow is recovered for resume, whether a run's process is still alive).
+
+#include <memory>
+#include <string>
+
+#include "base/status.hpp"
+#include "core/workflow.hpp"
+#include "dsl/loader.hpp"
+#include "providers/registry.hpp"
+#include "store/store.hpp"
+#include "tools/tool.hpp"
+
+namespace baton::app {
+
+inline constexpr const char* kDefaultStorePath = ".baton/baton.db";
+
+struct StoreConfig {
+  std::string path = kDefaultStorePath;  // ":memory:" = in-memory store
+  bool synchronous_full = true;          // false: synchronous=NORMAL
+};
+
+Result<std::unique_ptr<store::Store>> OpenStore(const StoreConfig& config);
+
+// Model and tool registries with everything built in registered.
+struct Registries {
+  Registries();
+  providers::ModelRegistry models;
+  tools::ToolRegistry tools;
+
+  // What the loader needs to know of them: registered tools and providers.
+  dsl::LoadOptions LoadOptions() const;
+};
+
+// The workflow a run was started with, from the source stored with it.
+Result<std::shared_ptr<const core::Workflow>> LoadRunWorkflow(store::Store& store,
+                                                              const store::RunRecord& run);
+
+// True when the run's owner process is alive on this host.
+bool OwnerAlive(const store::RunRecord& run);
+
+// The status to show: "interrupted" for a running run whose process is gone.
+core::RunStatus EffectiveStatus(const store::RunRecord& run);
+
+// Finishes an interrupted run as cancelled directly in the journal (no process owns it).
+Status CancelOrphanedRun(store::Store& store, const store::RunRecord& run, int64_t now_ms);
+
+// Reads a whole file.
+Result<std::string> ReadFile(const std::string& path);
+
+}  // namespace baton::app

@@ -1,0 +1,48 @@
+#pragma once
+
+// Shared pieces of the baton command line: exit codes, options common to the commands, and the
+// command entry points (one file per command group).
+
+#include <string>
+#include <vector>
+
+namespace baton::cli {
+
+// Exit codes (documented in README.md and docs/cli.md).
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitError = 1,
+  kExitUsage = 2,
+  kExitRunFailed = 3,
+  kExitValidation = 5,
+  kExitNotFound = 6,
+  kExitInterrupted = 130,
+};
+
+enum class OutputFormat { kText, kJson, kJsonl };
+
+struct CommonOptions {
+  std::string store = ".baton/baton.db";
+  std::string sync = "full";  // full | normal
+  OutputFormat output = OutputFormat::kText;
+};
+
+struct RunCommandOptions {
+  std::string file;
+  std::vector<std::string> inputs;  // key=value or @file.json
+  std::string timeout;
+  int max_concurrency = 64;
+  int threads = 0;  // 0 = hardware concurrency
+};
+
+int RunCommand(const CommonOptions& common, const RunCommandOptions& options);
+int ResumeCommand(const CommonOptions& common, const std::string& run_id, int threads);
+int ValidateCommand(const CommonOptions& common, const std::vector<std::string>& files);
+int GraphCommand(const std::string& file, const std::string& format);
+int RunsListCommand(const CommonOptions& common, const std::string& status,
+                    const std::string& workflow, int limit);
+int RunsShowCommand(const CommonOptions& common, const std::string& run_id, bool trace);
+int RunsEventsCommand(const CommonOptions& common, const std::string& run_id, bool follow);
+int RunsCancelCommand(const CommonOptions& common, const std::string& run_id, bool wait);
+
+}  // namespace baton::cli

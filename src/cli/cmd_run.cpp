@@ -1,0 +1,210 @@
+// `baton run` and `baton runs resume`: execute a workflow with live progress and print its result.
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "app/app.hpp"
+#include "base/duration.hpp"
+#include "cli/cli.hpp"
+#include "cli/progress.hpp"
+#include "cli/render.hpp"
+#include "cli/signals.hpp"
+#include "dsl/loader.hpp"
+#include "runtime/engine.hpp"
+
+namespace baton::cli {
+namespace {
+
+void PrintErr(const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); }
+
+bool UsesSim(const core::Workflow& wf) {
+  for (const auto& [name, m] : wf.models) {
+    if (m.provider == "sim") return true;
+  }
+  return false;
+}
+
+// Types a `-i key=value` by the input's schema: strings stay strings; anything else is JSON.
+Result<json::object> ParseInputs(const core::Workflow& wf, const std::vector<std::string>& args) {
+  json::object inputs;
+  for (const auto& arg : args) {
+    if (!arg.empty() && arg[0] == '@') {
+      BATON_ASSIGN_OR_RETURN(std::string text, app::ReadFile(arg.substr(1)));
+      auto parsed = ParseJson(text);
+      if (!parsed.ok() || !parsed->is_object()) {
+        return InvalidArgument(fmt::format("{}: expected a JSON object of inputs", arg.substr(1)));
+      }
+      for (const auto& kv : parsed->get_object()) inputs[kv.key()] = kv.value();
+      continue;
+    }
+    auto eq = arg.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return InvalidArgument(fmt::format("-i {}: expected key=value or @file.json", arg));
+    }
+    std::string key = arg.substr(0, eq);
+    std::string value = arg.substr(eq + 1);
+    bool is_string = true;
+    for (const auto& in : wf.inputs) {
+      if (in.name != key) continue;
+      const auto* type =
+          in.schema.is_object() ? in.schema.get_object().if_contains("type") : nullptr;
+      is_string = type && type->is_string() && type->get_string() == "string";
+      if (!type) is_string = false;
+    }
+    if (is_string) {
+      inputs[key] = value;
+    } else {
+      auto parsed = ParseJson(value);
+      inputs[key] = parsed.ok() ? std::move(parsed).value() : json::value(value);
+    }
+  }
+  return inputs;
+}
+
+int ExitFor(core::RunStatus status, bool interrupted) {
+  switch (status) {
+    case core::RunStatus::kSucceeded:
+      return kExitOk;
+    case core::RunStatus::kCancelled:
+      return interrupted ? kExitInterrupted : kExitRunFailed;
+    default:
+      return kExitRunFailed;
+  }
+}
+
+// Runs `start` (which starts or resumes a run on the engine and returns its id), shows progress,
+// waits and prints the result.
+int Execute(const CommonOptions& common, const core::Workflow& wf, int threads, int max_concurrency,
+            store::Store& store,
+            const std::function<Result<std::string>(runtime::Engine&)>& start) {
+  bool tty = isatty(STDERR_FILENO);
+  Progress progress(common.output, tty);
+  runtime::Engine* engine_ptr = nullptr;
+  SignalWatcher signals([&] {
+    if (engine_ptr) engine_ptr->CancelAll();
+  });
+  app::Registries registries;
+  runtime::EngineOptions options;
+  options.threads =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.max_concurrency = max_concurrency;
+  runtime::Engine engine(store, registries.models, registries.tools, options);
+  engine_ptr = &engine;
+  engine.SetListener([&](const std::string& id, const core::Event& e) { progress.OnEvent(id, e); });
+  if (UsesSim(wf)) {
+    PrintErr(
+        "note: this workflow uses the built-in sim provider: replies are simulated and "
+        "deterministic, and cost nothing");
+  }
+  auto id = start(engine);
+  if (!id.ok()) {
+    PrintErr("error: " + id.error().message());
+    if (id.error().code() == Code::kNotFound) return kExitNotFound;
+    return id.error().code() == Code::kInvalidArgument ? kExitUsage : kExitError;
+  }
+  if (common.output != OutputFormat::kJsonl) PrintErr(fmt::format("run {}", *id));
+  auto result = engine.Wait(*id);
+  progress.Finish();
+  engine_ptr = nullptr;
+  if (!result.ok()) {
+    PrintErr("error: " + result.error().message());
+    PrintErr(
+        fmt::format("the journal keeps what was done; continue with: baton runs resume {}", *id));
+    return kExitError;
+  }
+  if (common.output == OutputFormat::kJson) {
+    std::string out = PrettyJson(result->summary) + "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  } else if (common.output == OutputFormat::kText) {
+    std::string text = RenderSummary(result->summary, false);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  }
+  if (result->status == core::RunStatus::kCancelled && signals.fired()) {
+    PrintErr(fmt::format("interrupted; resume with: baton runs resume {}", *id));
+  }
+  return ExitFor(result->status, signals.fired());
+}
+
+void PrintDiagnostics(const std::vector<dsl::Diagnostic>& ds) {
+  for (const auto& d : ds) PrintErr(dsl::FormatDiagnostic(d));
+}
+
+}  // namespace
+
+int RunCommand(const CommonOptions& common, const RunCommandOptions& options) {
+  auto source = app::ReadFile(options.file);
+  if (!source.ok()) {
+    PrintErr("error: " + source.error().message());
+    return kExitNotFound;
+  }
+  dsl::LoadResult loaded =
+      dsl::LoadWorkflowText(*source, options.file, app::Registries().LoadOptions());
+  PrintDiagnostics(loaded.diagnostics);
+  if (!loaded.workflow) return kExitValidation;
+  auto inputs = ParseInputs(*loaded.workflow, options.inputs);
+  if (!inputs.ok()) {
+    PrintErr("error: " + inputs.error().message());
+    return kExitUsage;
+  }
+  runtime::RunOptions run;
+  run.inputs = std::move(inputs).value();
+  run.workflow_source = std::move(source).value();
+  run.workflow_file = options.file;
+  if (!options.timeout.empty()) {
+    auto t = ParseDuration(options.timeout);
+    if (!t.ok()) {
+      PrintErr("error: --timeout: " + t.error().message());
+      return kExitUsage;
+    }
+    run.timeout = *t;
+  }
+  auto store = app::OpenStore({common.store, common.sync == "full"});
+  if (!store.ok()) {
+    PrintErr("error: " + store.error().message());
+    return kExitError;
+  }
+  auto wf = loaded.workflow;
+  int code = Execute(common, *wf, options.threads, options.max_concurrency, **store,
+                     [&](runtime::Engine& engine) { return engine.Start(wf, run); });
+  return code;
+}
+
+int ResumeCommand(const CommonOptions& common, const std::string& run_id, int threads) {
+  auto store = app::OpenStore({common.store, common.sync == "full"});
+  if (!store.ok()) {
+    PrintErr("error: " + store.error().message());
+    return kExitError;
+  }
+  auto rec = (*store)->GetRun(run_id);
+  if (!rec.ok()) {
+    PrintErr("error: " + rec.error().message());
+    return rec.error().code() == Code::kNotFound ? kExitNotFound : kExitError;
+  }
+  if (core::IsTerminal(rec->status)) {
+    PrintErr(fmt::format("error: run {} already finished ({}); nothing to resume", rec->id,
+                         core::RunStatusName(rec->status)));
+    return kExitError;
+  }
+  if (app::OwnerAlive(*rec)) {
+    PrintErr(fmt::format("error: run {} is still being executed by process {}", rec->id,
+                         rec->owner_pid));
+    return kExitError;
+  }
+  auto wf = app::LoadRunWorkflow(**store, *rec);
+  if (!wf.ok()) {
+    PrintErr("error: " + wf.error().message());
+    return kExitError;
+  }
+  std::string id = rec->id;
+  auto workflow = std::move(wf).value();
+  return Execute(common, *workflow, threads, 64, **store,
+                 [&](runtime::Engine& engine) -> Result<std::string> {
+                   BATON_RETURN_IF_ERROR(engine.Resume(workflow, id));
+                   return id;
+                 });
+}
+
+}  // namespace baton::cli

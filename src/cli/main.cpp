@@ -1,0 +1,129 @@
+// baton: the command line. Parses arguments with CLI11 and hands off to the command functions.
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "cli/cli.hpp"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+baton::cli::OutputFormat ParseFormat(const std::string& s) {
+  if (s == "json") return baton::cli::OutputFormat::kJson;
+  if (s == "jsonl") return baton::cli::OutputFormat::kJsonl;
+  return baton::cli::OutputFormat::kText;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace baton::cli;
+  CLI::App app{"baton: a fast, durable engine for multi-agent LLM workflows"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("baton ") + kVersion);
+
+  CommonOptions common;
+  std::string output = "text";
+  auto add_store = [&](CLI::App* cmd) {
+    cmd->add_option("--store", common.store, "journal: SQLite file, or :memory:")
+        ->capture_default_str();
+    cmd->add_option("--sync", common.sync, "SQLite synchronous mode: full (default) or normal")
+        ->check(CLI::IsMember({"full", "normal"}));
+  };
+  auto add_output = [&](CLI::App* cmd, std::vector<std::string> allowed) {
+    cmd->add_option("-o,--output", output, "output format")->check(CLI::IsMember(allowed));
+  };
+
+  // run
+  RunCommandOptions run;
+  auto* run_cmd = app.add_subcommand("run", "run a workflow file");
+  run_cmd->add_option("file", run.file, "workflow file (YAML or JSON)")->required();
+  run_cmd->add_option("-i,--input", run.inputs, "input: key=value, or @file.json (repeatable)");
+  run_cmd->add_option("--timeout", run.timeout, "run timeout, e.g. 10m (overrides the workflow)");
+  run_cmd
+      ->add_option("--max-concurrency", run.max_concurrency,
+                   "bound on step instances executing at once")
+      ->capture_default_str();
+  run_cmd->add_option("--threads", run.threads, "executor threads (default: one per core)");
+  add_store(run_cmd);
+  add_output(run_cmd, {"text", "json", "jsonl"});
+
+  // validate
+  std::vector<std::string> validate_files;
+  auto* validate_cmd = app.add_subcommand("validate", "check workflow files without running them");
+  validate_cmd->add_option("files", validate_files, "workflow files")->required();
+  add_output(validate_cmd, {"text", "json"});
+
+  // graph
+  std::string graph_file, graph_format = "mermaid";
+  auto* graph_cmd = app.add_subcommand("graph", "draw a workflow's steps and dependencies");
+  graph_cmd->add_option("file", graph_file, "workflow file")->required();
+  graph_cmd->add_option("--format", graph_format, "mermaid or dot")
+      ->check(CLI::IsMember({"mermaid", "dot"}));
+
+  // runs
+  auto* runs_cmd = app.add_subcommand("runs", "inspect, resume and cancel runs");
+  runs_cmd->require_subcommand(1);
+  std::string list_status, list_workflow;
+  int list_limit = 20;
+  auto* list_cmd = runs_cmd->add_subcommand("list", "list runs, newest first");
+  list_cmd->add_option("--status", list_status, "only runs with this status");
+  list_cmd->add_option("--workflow", list_workflow, "only runs of this workflow");
+  list_cmd->add_option("--limit", list_limit, "how many")->capture_default_str();
+  add_store(list_cmd);
+  add_output(list_cmd, {"text", "json"});
+
+  std::string run_id;
+  bool trace = false;
+  auto* show_cmd = runs_cmd->add_subcommand("show", "a run's steps, outputs, usage and trace");
+  show_cmd->add_option("id", run_id, "run id (or a unique prefix)")->required();
+  show_cmd->add_flag("--trace", trace, "include each model call's prompt, reply and reasoning");
+  add_store(show_cmd);
+  add_output(show_cmd, {"text", "json"});
+
+  bool follow = false;
+  auto* events_cmd = runs_cmd->add_subcommand("events", "a run's journal of events");
+  events_cmd->add_option("id", run_id, "run id (or a unique prefix)")->required();
+  events_cmd->add_flag("-f,--follow", follow, "keep printing until the run finishes");
+  add_store(events_cmd);
+  add_output(events_cmd, {"text", "jsonl"});
+
+  int resume_threads = 0;
+  auto* resume_cmd = runs_cmd->add_subcommand("resume", "continue an interrupted run");
+  resume_cmd->add_option("id", run_id, "run id (or a unique prefix)")->required();
+  resume_cmd->add_option("--threads", resume_threads, "executor threads");
+  add_store(resume_cmd);
+  add_output(resume_cmd, {"text", "json", "jsonl"});
+
+  bool cancel_wait = false;
+  auto* cancel_cmd = runs_cmd->add_subcommand("cancel", "stop a run");
+  cancel_cmd->add_option("id", run_id, "run id (or a unique prefix)")->required();
+  cancel_cmd->add_flag("--wait", cancel_wait, "wait until the run has stopped");
+  add_store(cancel_cmd);
+
+  auto* version_cmd = app.add_subcommand("version", "print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  common.output = ParseFormat(output);
+
+  if (version_cmd->parsed()) {
+    std::printf("baton %s\n", kVersion);
+    return kExitOk;
+  }
+  if (run_cmd->parsed()) return RunCommand(common, run);
+  if (validate_cmd->parsed()) return ValidateCommand(common, validate_files);
+  if (graph_cmd->parsed()) return GraphCommand(graph_file, graph_format);
+  if (list_cmd->parsed()) return RunsListCommand(common, list_status, list_workflow, list_limit);
+  if (show_cmd->parsed()) return RunsShowCommand(common, run_id, trace);
+  if (events_cmd->parsed()) return RunsEventsCommand(common, run_id, follow);
+  if (resume_cmd->parsed()) return ResumeCommand(common, run_id, resume_threads);
+  if (cancel_cmd->parsed()) return RunsCancelCommand(common, run_id, cancel_wait);
+  return kExitUsage;
+}

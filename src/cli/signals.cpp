@@ -1,0 +1,37 @@
+#include "cli/signals.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+namespace baton::cli {
+
+SignalWatcher::SignalWatcher(std::function<void()> on_signal) : on_signal_(std::move(on_signal)) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  thread_ = std::thread([this, set] {
+    timespec wait{0, 100'000'000};
+    while (!stop_.load()) {
+      int sig = sigtimedwait(&set, nullptr, &wait);
+      if (sig <= 0) continue;
+      if (fired_.exchange(true)) {
+        std::fputs("\nbaton: interrupted again; exiting now (the run can be resumed)\n", stderr);
+        _exit(130);
+      }
+      std::fputs("\nbaton: cancelling the run (press Ctrl-C again to exit at once)\n", stderr);
+      on_signal_();
+    }
+  });
+}
+
+SignalWatcher::~SignalWatcher() {
+  stop_.store(true);
+  thread_.join();
+}
+
+}  // namespace baton::cli

@@ -1,0 +1,550 @@
+#include "core/decider.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "base/hash.hpp"
+#include "core/step_env.hpp"
+
+namespace baton::core {
+namespace {
+
+json::object ErrorObject(std::string type, std::string message) {
+  return json::object{{"type", std::move(type)}, {"message", std::move(message)}};
+}
+
+json::object ErrorObject(const Status& st) { return ErrorObject(st.ErrorType(), st.message()); }
+
+// Appends `e` to the decision after stamping and applying it.
+void Emit(RunState& state, Decision& out, Event e, int64_t now_ms) {
+  e.seq = state.last_seq() + 1;
+  e.time_ms = now_ms;
+  state.Apply(e);
+  if (e.type == EventType::kRunFinished) out.finished = true;
+  out.events.push_back(std::move(e));
+}
+
+Event MakeEvent(EventType type, const Step& step, int32_t item = -1, int32_t attempt = 0) {
+  Event e;
+  e.type = type;
+  e.step = step.id;
+  e.item = item;
+  e.attempt = attempt;
+  return e;
+}
+
+const RetryPolicy& PolicyFor(const Workflow& wf, const Step& step) {
+  return step.retry ? *step.retry : wf.default_retry;
+}
+
+// The item value and index of instance `item` of step `i` (nullptr when not a for_each step).
+struct ItemLocals {
+  const json::value* item = nullptr;
+  json::value index;
+};
+
+ItemLocals LocalsFor(const RunState& state, int i, int32_t item) {
+  ItemLocals l;
+  const auto& st = state.step(i);
+  if (item >= 0 && static_cast<size_t>(item) < st.items.size()) {
+    l.item = &st.items[static_cast<size_t>(item)];
+    l.index = item;
+  }
+  return l;
+}
+
+StepEnv EnvFor(const RunState& state, int i, const ItemLocals& l) {
+  StepEnv env(state);
+  if (l.item) env.WithItem(state.workflow().steps[static_cast<size_t>(i)].as, l.item, &l.index);
+  return env;
+}
+
+Result<json::value> RenderOpt(const expr::Template& t, const StepEnv& env) {
+  if (t.raw().is_null() && t.IsConstant()) return json::value();
+  return t.Render(env);
+}
+
+// Renders the kind-specific input of an instance.
+Result<json::object> RenderInput(const RunState& state, int i, int32_t item) {
+  const Step& step = state.workflow().steps[static_cast<size_t>(i)];
+  ItemLocals l = LocalsFor(state, i, item);
+  StepEnv env = EnvFor(state, i, l);
+  json::object in;
+  if (const auto* a = std::get_if<AgentStep>(&step.kind)) {
+    BATON_ASSIGN_OR_RETURN(in["input"], RenderOpt(a->input, env));
+    auto agent = state.workflow().agents.find(a->agent);
+    if (agent != state.workflow().agents.end()) {
+      BATON_ASSIGN_OR_RETURN(json::value sys, RenderOpt(agent->second.instructions, env));
+      if (!sys.is_null()) in["system"] = std::move(sys);
+    }
+  } else if (const auto* m = std::get_if<LlmStep>(&step.kind)) {
+    BATON_ASSIGN_OR_RETURN(json::value prompt, RenderOpt(m->prompt, env));
+    if (!prompt.is_null()) in["prompt"] = std::move(prompt);
+    BATON_ASSIGN_OR_RETURN(json::value messages, RenderOpt(m->messages, env));
+    if (!messages.is_null()) in["messages"] = std::move(messages);
+    BATON_ASSIGN_OR_RETURN(json::value sys, RenderOpt(m->system, env));
+    if (!sys.is_null()) in["system"] = std::move(sys);
+  } else if (const auto* c = std::get_if<CallStep>(&step.kind)) {
+    BATON_ASSIGN_OR_RETURN(in["with"], RenderOpt(c->with, env));
+  }
+  return in;
+}
+
+// Applies the step's `output:` template to `result`.
+Result<json::value> Reshape(const RunState& state, int i, const json::value& result) {
+  const Step& step = state.workflow().steps[static_cast<size_t>(i)];
+  if (!step.output) return result;
+  StepEnv env(state);
+  env.WithResult(&result);
+  return step.output->Render(env);
+}
+
+void FailStep(RunState& state, Decision& out, int i, int32_t item, int32_t attempt,
+              json::object error, int64_t now) {
+  const Step& step = state.workflow().steps[static_cast<size_t>(i)];
+  Event e = MakeEvent(EventType::kStepFailed, step, item, attempt);
+  e.data["error"] = std::move(error);
+  e.data["final"] = true;
+  Emit(state, out, std::move(e), now);
+}
+
+// Records success of the step as a whole with `result` (reshaped by `output:`).
+void SucceedStep(RunState& state, Decision& out, int i, int32_t attempt, const json::value& result,
+                 int64_t now, const json::object* caught = nullptr) {
+  const Step& step = state.workflow().steps[static_cast<size_t>(i)];
+  auto reshaped = Reshape(state, i, result);
+  if (!reshaped.ok()) {
+    FailStep(state, out, i, -1, attempt, ErrorObject(reshaped.error()), now);
+    return;
+  }
+  Event e = MakeEvent(EventType::kStepSucceeded, step, -1, attempt);
+  e.data["output"] = std::move(reshaped).value();
+  if (caught) e.data["caught"] = *caught;
+  Emit(state, out, std::move(e), now);
+  if (std::holds_alternative<AgentStep>(step.kind)) {
+    Event m = MakeEvent(EventType::kMemoryWritten, step);
+    m.data["key"] = step.id;
+    m.data["from_step"] = step.id;
+    m.data["writer"] = step.id;
+    Emit(state, out, std::move(m), now);
+  }
+}
+
+// For a fanned-out step whose instances are all finished: succeed with the ordered outputs or
+// fail with the first failed item's error.
+void MaybeCompleteFanOut(RunState& state, Decision& out, int i, int64_t now) {
+  auto& st = state.step(i);
+  if (st.status != StepStatus::kRunning || !st.fanned_out) return;
+  if (st.done < static_cast<int>(st.instances.size())) return;
+  json::array outputs;
+  outputs.reserve(st.instances.size());
+  for (const auto& in : st.instances) {
+    if (in.status == StepStatus::kFailed) {
+      FailStep(state, out, i, -1, 0, in.error, now);
+      return;
+    }
+    outputs.push_back(in.output);
+  }
+  SucceedStep(state, out, i, 0, json::value(std::move(outputs)), now);
+}
+
+// Executes a `set` instance inline: memory writes, then success with the computed values.
+void RunSetInline(RunState& state, Decision& out, int i, int32_t item, int64_t now) {
+  const Step& step = state.workflow().steps[static_cast<size_t>(i)];
+  const auto& set = std::get<SetStep>(step.kind);
+  ItemLocals l = LocalsFor(state, i, item);
+  StepEnv env = EnvFor(state, i, l);
+  json::object result;
+  std::vector<std::pair<const SetStep::Entry*, json::value>> values;
+  values.reserve(set.entries.size());
+  for (const auto& entry : set.entries) {
+    auto v = entry.value.Render(env);
+    if (!v.ok()) {
+      json::object err = ErrorObject(v.error());
+      err["message"] = fmt::format("{}: {}", entry.key, v.error().message());
+      if (item >= 0) {
+        FailStep(state, out, i, item, 1, err, now);
+        MaybeCompleteFanOut(state, out, i, now);
+      } else {
+        FailStep(state, out, i, -1, 1, err, now);
+      }
+      return;
+    }
+    values.emplace_back(&entry, std::move(v).value());
+  }
+  for (auto& [entry, v] : values) {
+    if (entry->to_memory) {
+      Event m = MakeEvent(EventType::kMemoryWritten, step, item);
+      m.data["key"] = entry->memory_key;
+      m.data["value"] = v;
+      m.data["writer"] = step.id;
+      Emit(state, out, std::move(m), now);
+    }
+    result[entry->to_memory ? entry->memory_key : entry->key] = std::move(v);
+  }
+  if (item >= 0) {
+    Event e = MakeEvent(EventType::kStepSucceeded, step, item, 1);
+    e.data["output"] = std::move(result);
+    Emit(state, out, std::move(e), now);
+    MaybeCompleteFanOut(state, out, i, now);
+  } else {
+    SucceedStep(state, out, i, 1, json::value(std::move(result)), now);
+  }
+}
+
+// Emits step_started for an instance and adds its dispatch (or fails it when its input cannot
+// be rendered).
+void StartInstance(RunState& state, Decision& out, int i, int32_t item, int32_t attempt,
+                   int64_t now) {
+  const Step& step = state.workflow().steps[static_cast<size_t>(i)];
+  if (std::holds_alternative<SetStep>(step.kind)) {
+    RunSetInline(state, out, i, item, now);
+    return;
+  }
+  auto input = RenderInput(state, i, item);
+  Emit(state, out, MakeEvent(EventType::kStepStarted, step, item, attempt), now);
+  if (!input.ok()) {
+    FailStep(state, out, i, item, attempt, ErrorObject(input.error()), now);
+    if (item >= 0) MaybeCompleteFanOut(state, out, i, now);
+    return;
+  }
+  out.dispatch.push_back(Dispatch{i, item, attempt, std::move(input).value()});
+}
+
+// Starts for_each instances up to max_parallel.
+void StartItems(RunState& state, Decision& out, int i, int64_t now) {
+  const Step& step = state.workflow().steps[static_cast<size_t>(i)];
+  auto& st = state.step(i);
+  int count = static_cast<int>(st.instances.size());
+  while (st.next_item < count && st.status == StepStatus::kRunning &&
+         (step.max_parallel <= 0 || st.running < step.max_parallel)) {
+    int32_t item = st.next_item;
+    if (std::holds_alternative<SetStep>(step.kind)) ++st.next_item;  // inline: no step_started
+    StartInstance(state, out, i, item, 1, now);
+  }
+}
+
+// A ready step: evaluate `if`, expand `for_each`, start or run inline.
+void StartStep(RunState& state, Decision& out, int i, int64_t now) {
+  const Step& step = state.workflow().steps[static_cast<size_t>(i)];
+  if (step.if_cond) {
+    StepEnv env(state);
+    auto cond = step.if_cond->Evaluate(env);
+    if (!cond.ok()) {
+      FailStep(state, out, i, -1, 0, ErrorObject(cond.error().WithContext("if")), now);
+      return;
+    }
+    if (!cond->is_bool()) {
+      FailStep(state, out, i, -1, 0,
+               ErrorObject("expression",
+                           fmt::format("if: expected a boolean, got {}", JsonTypeName(*cond))),
+               now);
+      return;
+    }
+    if (!cond->get_bool()) {
+      Event e = MakeEvent(EventType::kStepSkipped, step);
+      e.data["reason"] = "condition is false";
+      Emit(state, out, std::move(e), now);
+      return;
+    }
+  }
+  if (step.for_each) {
+    StepEnv env(state);
+    auto items = step.for_each->Render(env);
+    if (!items.ok()) {
+      FailStep(state, out, i, -1, 0, ErrorObject(items.error().WithContext("for_each")), now);
+      return;
+    }
+    if (!items->is_array()) {
+      FailStep(state, out, i, -1, 0,
+               ErrorObject("expression",
+                           fmt::format("for_each: expected a list, got {}", JsonTypeName(*items))),
+               now);
+      return;
+    }
+    Event e = MakeEvent(EventType::kFanOut, step);
+    e.data["count"] = items->get_array().size();
+    e.data["items"] = std::move(items).value();
+    Emit(state, out, std::move(e), now);
+    if (state.step(i).instances.empty()) {
+      SucceedStep(state, out, i, 0, json::array(), now);
+      return;
+    }
+    StartItems(state, out, i, now);
+    return;
+  }
+  StartInstance(state, out, i, -1, 1, now);
+}
+
+void Finish(RunState& state, Decision& out, int64_t now) {
+  const Workflow& wf = state.workflow();
+  Event e;
+  e.type = EventType::kRunFinished;
+  if (state.cancel_requested()) {
+    if (state.cancel_reason() == "user" || state.cancel_error().empty()) {
+      e.data["status"] = "cancelled";
+      e.data["error"] = ErrorObject("cancelled", "the run was cancelled");
+    } else {
+      e.data["status"] = "failed";
+      e.data["error"] = state.cancel_error();
+    }
+  } else if (state.failed_step() >= 0) {
+    e.data["status"] = "failed";
+    e.data["error"] = state.error();
+  } else if (state.finished_steps() < wf.steps.size()) {
+    std::string blocked;
+    for (size_t i = 0; i < wf.steps.size(); ++i) {
+      if (state.step(static_cast<int>(i)).status == StepStatus::kPending) {
+        if (!blocked.empty()) blocked += ", ";
+        blocked += wf.steps[i].id;
+      }
+    }
+    e.data["status"] = "failed";
+    e.data["error"] =
+        ErrorObject("stalled", fmt::format("nothing can run; blocked steps: {}", blocked));
+  } else {
+    StepEnv env(state);
+    json::object outputs;
+    for (const auto& [name, tmpl] : wf.outputs) {
+      auto v = tmpl.Render(env);
+      if (!v.ok()) {
+        e.data["status"] = "failed";
+        e.data["error"] = ErrorObject(v.error().WithContext(fmt::format("outputs.{}", name)));
+        Emit(state, out, std::move(e), now);
+        return;
+      }
+      outputs[name] = std::move(v).value();
+    }
+    e.data["status"] = "succeeded";
+    e.data["outputs"] = std::move(outputs);
+  }
+  e.data["usage"] = state.usage().ToJson();
+  Emit(state, out, std::move(e), now);
+}
+
+void CheckBudget(RunState& state, Decision& out, int64_t now) {
+  const Budget& b = state.workflow().budget;
+  if (state.cancel_requested()) return;
+  const auto& u = state.usage();
+  std::string why;
+  if (b.max_cost_usd && u.cost_usd > *b.max_cost_usd) {
+    why = fmt::format("cost ${:.6f} exceeds the budget of ${:.6f}", u.cost_usd, *b.max_cost_usd);
+  } else if (b.max_tokens && u.input_tokens + u.output_tokens > *b.max_tokens) {
+    why = fmt::format("{} tokens exceed the budget of {}", u.input_tokens + u.output_tokens,
+                      *b.max_tokens);
+  }
+  if (!why.empty()) {
+    Decider::RequestCancel(state, "budget_exceeded", ErrorObject("budget_exceeded", why), now, out);
+  }
+}
+
+}  // namespace
+
+bool IsRetryableByDefault(std::string_view t) {
+  return t == "rate_limited" || t == "overloaded" || t == "server_error" || t == "timeout" ||
+         t == "network";
+}
+
+Millis RetryDelay(const RetryPolicy& policy, int32_t attempt, uint64_t seed) {
+  double base = static_cast<double>(policy.backoff.initial.count()) *
+                std::pow(policy.backoff.factor, std::max(0, attempt - 1));
+  double cap = static_cast<double>(policy.backoff.max.count());
+  double delay = std::min(base, cap);
+  if (policy.backoff.jitter) delay *= UnitInterval(seed);
+  return Millis(static_cast<int64_t>(delay));
+}
+
+Event RunStartedEvent(const json::object& inputs, const json::object& env,
+                      const std::string& workdir, bool uses_sim, int64_t now_ms) {
+  Event e;
+  e.type = EventType::kRunStarted;
+  e.seq = 1;
+  e.time_ms = now_ms;
+  e.data["inputs"] = inputs;
+  if (!env.empty()) e.data["env"] = env;
+  e.data["workdir"] = workdir;
+  if (uses_sim) e.data["sim"] = true;
+  return e;
+}
+
+void Decider::Advance(RunState& state, int64_t now, Decision& out) {
+  if (IsTerminal(state.status())) return;
+  if (state.cancel_requested() || state.failed_step() >= 0) {
+    if (state.running_instances() == 0) {
+      Finish(state, out, now);
+    } else {
+      out.cancel_in_flight = true;
+    }
+    return;
+  }
+  // Cascade: inline steps finish immediately and make their successors ready.
+  auto& ready = state.ready();
+  while (!ready.empty()) {
+    int i = ready.front();
+    ready.pop_front();
+    // A folded journal leaves steps that already started in the queue: skip them.
+    if (state.step(i).status != StepStatus::kPending) continue;
+    StartStep(state, out, i, now);
+    if (state.failed_step() >= 0 || state.cancel_requested()) {
+      Advance(state, now, out);
+      return;
+    }
+  }
+  // Active steps: more for_each items, due retries.
+  out.wake_at_ms = 0;
+  std::vector<int> active = state.active_steps();
+  for (int i : active) {
+    auto& st = state.step(i);
+    if (st.status != StepStatus::kRunning) continue;
+    for (size_t k = 0; k < st.instances.size(); ++k) {
+      auto& in = st.instances[k];
+      if (!in.waiting_retry) continue;
+      if (in.retry_at_ms <= now) {
+        int32_t item = st.fanned_out ? static_cast<int32_t>(k) : -1;
+        StartInstance(state, out, i, item, in.attempts + 1, now);
+      } else if (out.wake_at_ms == 0 || in.retry_at_ms < out.wake_at_ms) {
+        out.wake_at_ms = in.retry_at_ms;
+      }
+    }
+    if (st.fanned_out) StartItems(state, out, i, now);
+  }
+  if (state.failed_step() >= 0) {
+    Advance(state, now, out);
+    return;
+  }
+  if (state.active_steps().empty() && state.ready().empty()) Finish(state, out, now);
+}
+
+void Decider::OnOutcome(RunState& state, StepOutcome o, int64_t now, Decision& out) {
+  const Workflow& wf = state.workflow();
+  const Step& step = wf.steps[static_cast<size_t>(o.step)];
+  for (auto& fact : o.facts) Emit(state, out, std::move(fact), now);
+  auto& st = state.step(o.step);
+  bool fanned = st.fanned_out;
+  int32_t item = fanned ? o.item : -1;
+
+  if (o.status.ok()) {
+    if (fanned) {
+      Event e = MakeEvent(EventType::kStepSucceeded, step, item, o.attempt);
+      e.data["output"] = std::move(o.output);
+      Emit(state, out, std::move(e), now);
+      MaybeCompleteFanOut(state, out, o.step, now);
+    } else {
+      SucceedStep(state, out, o.step, o.attempt, o.output, now);
+    }
+  } else {
+    std::string type = o.status.ErrorType();
+    json::object err = ErrorObject(o.status);
+    bool stopping = state.cancel_requested() || state.failed_step() >= 0;
+    const RetryPolicy& policy = PolicyFor(wf, step);
+    bool retryable = policy.on.empty()
+                         ? IsRetryableByDefault(type)
+                         : std::find(policy.on.begin(), policy.on.end(), type) != policy.on.end();
+    if (!stopping && retryable && o.attempt < policy.max_attempts) {
+      uint64_t seed =
+          Fnv1a64(fmt::format("{}/{}/{}/{}", state.run_id(), step.id, o.item, o.attempt));
+      Event e = MakeEvent(EventType::kRetryScheduled, step, item, o.attempt);
+      e.data["delay_ms"] = RetryDelay(policy, o.attempt, seed).count();
+      e.data["error"] = std::move(err);
+      Emit(state, out, std::move(e), now);
+    } else {
+      const CatchClause* clause = nullptr;
+      if (!stopping) {
+        for (const auto& c : step.catches) {
+          if (c.errors.empty() ||
+              std::find(c.errors.begin(), c.errors.end(), type) != c.errors.end()) {
+            clause = &c;
+            break;
+          }
+        }
+      }
+      if (clause && clause->then != CatchClause::Then::kFail) {
+        json::value value;
+        if (clause->then == CatchClause::Then::kOutput) {
+          StepEnv env(state);
+          json::value error_value = err;
+          env.WithLocal("error", &error_value);
+          auto v = clause->output.Render(env);
+          if (!v.ok()) {
+            err = ErrorObject(v.error().WithContext("catch"));
+            clause = nullptr;
+          } else {
+            value = std::move(v).value();
+          }
+        }
+        if (clause) {
+          if (fanned) {
+            Event e = MakeEvent(EventType::kStepSucceeded, step, item, o.attempt);
+            e.data["output"] = std::move(value);
+            e.data["caught"] = err;
+            Emit(state, out, std::move(e), now);
+            MaybeCompleteFanOut(state, out, o.step, now);
+          } else {
+            SucceedStep(state, out, o.step, o.attempt, value, now, &err);
+          }
+        }
+      }
+      if (!clause || clause->then == CatchClause::Then::kFail) {
+        FailStep(state, out, o.step, item, o.attempt, err, now);
+        if (fanned && st.status == StepStatus::kRunning) {
+          FailStep(state, out, o.step, -1, o.attempt, err, now);
+        }
+      }
+    }
+  }
+  CheckBudget(state, out, now);
+  Advance(state, now, out);
+}
+
+void Decider::RequestCancel(RunState& state, const std::string& reason, json::object error,
+                            int64_t now, Decision& out) {
+  if (IsTerminal(state.status()) || state.cancel_requested()) return;
+  Event e;
+  e.type = EventType::kRunCancelRequested;
+  e.data["reason"] = reason;
+  if (!error.empty()) e.data["error"] = std::move(error);
+  Emit(state, out, std::move(e), now);
+  Advance(state, now, out);
+}
+
+void Decider::Recover(RunState& state, int64_t now, Decision& out) {
+  if (IsTerminal(state.status())) return;
+  const Workflow& wf = state.workflow();
+  std::vector<int> active = state.active_steps();
+  for (int i : active) {
+    const Step& step = wf.steps[static_cast<size_t>(i)];
+    auto& st = state.step(i);
+    for (size_t k = 0; k < st.instances.size(); ++k) {
+      if (st.instances[k].status != StepStatus::kRunning) continue;
+      int32_t item = st.fanned_out ? static_cast<int32_t>(k) : -1;
+      int32_t attempt = st.instances[k].attempts;
+      if (step.effect == Effect::kOnce) {
+        Event e = MakeEvent(EventType::kNeedsAttention, step, item, attempt);
+        e.data["reason"] =
+            "the process stopped while this effect: once step was running; its outcome is "
+            "unknown, so it is not run again";
+        Emit(state, out, std::move(e), now);
+        FailStep(state, out, i, item, attempt,
+                 ErrorObject("needs_attention", "outcome unknown after a crash (effect: once)"),
+                 now);
+        if (st.fanned_out && st.status == StepStatus::kRunning) {
+          FailStep(state, out, i, -1, attempt,
+                   ErrorObject("needs_attention", "outcome unknown after a crash (effect: once)"),
+                   now);
+        }
+        continue;
+      }
+      // The attempt in flight at the crash produced nothing durable: run it again.
+      // Re-dispatch directly as the next attempt (not counted against the retry policy).
+      Event restart = MakeEvent(EventType::kRetryScheduled, step, item, attempt);
+      restart.data["delay_ms"] = 0;
+      restart.data["error"] = ErrorObject("interrupted", "the process stopped during this attempt");
+      Emit(state, out, std::move(restart), now);
+    }
+  }
+  Advance(state, now, out);
+}
+
+}  // namespace baton::core

@@ -1,0 +1,281 @@
+#include "core/run_state.hpp"
+
+namespace baton::core {
+namespace {
+
+int64_t IntField(const json::object& o, std::string_view key, int64_t def = 0) {
+  const auto* v = o.if_contains(key);
+  if (!v) return def;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
+  if (v->is_double()) return static_cast<int64_t>(v->get_double());
+  return def;
+}
+
+}  // namespace
+
+std::string_view StepStatusName(StepStatus s) {
+  switch (s) {
+    case StepStatus::kPending:
+      return "pending";
+    case StepStatus::kRunning:
+      return "running";
+    case StepStatus::kSucceeded:
+      return "succeeded";
+    case StepStatus::kFailed:
+      return "failed";
+    case StepStatus::kSkipped:
+      return "skipped";
+  }
+  return "unknown";
+}
+
+void UsageTotals::Add(const json::object& usage) {
+  input_tokens += IntField(usage, "input_tokens");
+  output_tokens += IntField(usage, "output_tokens");
+  if (const auto* c = usage.if_contains("cost_usd")) {
+    if (c->is_double()) cost_usd += c->get_double();
+    if (c->is_int64()) cost_usd += static_cast<double>(c->get_int64());
+  }
+}
+
+json::object UsageTotals::ToJson() const {
+  json::object o;
+  o["input_tokens"] = input_tokens;
+  o["output_tokens"] = output_tokens;
+  o["cost_usd"] = cost_usd;
+  return o;
+}
+
+RunState::RunState(std::shared_ptr<const Workflow> workflow, std::string run_id)
+    : workflow_(std::move(workflow)), run_id_(std::move(run_id)) {
+  steps_.resize(workflow_->steps.size());
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    steps_[i].pending_needs = static_cast<int>(workflow_->needs_idx[i].size());
+  }
+  steps_view_ = json::object();
+  memory_ = json::object();
+  workflow_view_ = json::object{{"name", workflow_->name}};
+  inputs_value_ = json::object();
+  env_ = json::object();
+}
+
+void RunState::UpdateStepView(int i) {
+  const auto& st = steps_[static_cast<size_t>(i)];
+  json::object v;
+  v["status"] = StepStatusName(st.status);
+  v["output"] = st.output;
+  v["attempts"] = st.attempts;
+  if (!st.error.empty()) v["error"] = st.error;
+  if (!st.usage.empty()) v["usage"] = st.usage.ToJson();
+  steps_view_.get_object()[workflow_->steps[static_cast<size_t>(i)].id] = std::move(v);
+}
+
+void RunState::FinishStep(int i, StepStatus status, int64_t time_ms) {
+  auto& st = steps_[static_cast<size_t>(i)];
+  if (st.status == StepStatus::kRunning) {
+    for (size_t k = 0; k < active_.size(); ++k) {
+      if (active_[k] == i) {
+        active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(k));
+        break;
+      }
+    }
+  }
+  ++finished_steps_;
+  st.status = status;
+  st.finished_ms = time_ms;
+  UpdateStepView(i);
+  for (int d : workflow_->dependents[static_cast<size_t>(i)]) {
+    if (--steps_[static_cast<size_t>(d)].pending_needs == 0) ready_.push_back(d);
+  }
+}
+
+void RunState::Apply(const Event& e) {
+  last_seq_ = e.seq;
+  int si = e.step.empty() ? -1 : workflow_->StepIndex(e.step);
+  StepState* st = si >= 0 ? &steps_[static_cast<size_t>(si)] : nullptr;
+  auto instance = [&]() -> InstanceState& {
+    size_t idx = e.item >= 0 ? static_cast<size_t>(e.item) : 0;
+    if (st->instances.size() <= idx) st->instances.resize(idx + 1);
+    return st->instances[idx];
+  };
+
+  switch (e.type) {
+    case EventType::kRunStarted: {
+      status_ = RunStatus::kRunning;
+      started_ms_ = e.time_ms;
+      if (const auto* in = e.data.if_contains("inputs"); in && in->is_object()) {
+        inputs_ = in->get_object();
+        inputs_value_ = inputs_;
+      }
+      json::object run{{"id", run_id_}, {"started_at", FormatTimestamp(e.time_ms)}};
+      if (const auto* wd = e.data.if_contains("workdir")) run["workdir"] = *wd;
+      if (const auto* env = e.data.if_contains("env"); env && env->is_object()) env_ = *env;
+      run_view_ = std::move(run);
+      ready_.clear();
+      for (size_t i = 0; i < steps_.size(); ++i) {
+        if (steps_[i].pending_needs == 0) ready_.push_back(static_cast<int>(i));
+      }
+      break;
+    }
+    case EventType::kFanOut: {
+      if (!st) break;
+      st->fanned_out = true;
+      if (const auto* items = e.data.if_contains("items"); items && items->is_array()) {
+        st->items = items->get_array();
+      }
+      st->instances.assign(st->items.size(), InstanceState{});
+      if (st->status == StepStatus::kPending) active_.push_back(si);
+      st->status = StepStatus::kRunning;
+      st->started_ms = e.time_ms;
+      break;
+    }
+    case EventType::kStepStarted: {
+      if (!st) break;
+      InstanceState& in = instance();
+      if (!in.waiting_retry) {
+        ++st->running;
+        if (e.item >= 0 && e.item >= st->next_item) st->next_item = e.item + 1;
+      }
+      in.waiting_retry = false;
+      in.status = StepStatus::kRunning;
+      in.attempts = e.attempt;
+      in.started_ms = e.time_ms;
+      ++st->attempts;
+      ++running_instances_;
+      if (st->status == StepStatus::kPending) {
+        active_.push_back(si);
+        st->status = StepStatus::kRunning;
+        st->started_ms = e.time_ms;
+        UpdateStepView(si);
+      }
+      break;
+    }
+    case EventType::kRetryScheduled: {
+      if (!st) break;
+      InstanceState& in = instance();
+      in.waiting_retry = true;
+      in.status = StepStatus::kPending;
+      in.retry_at_ms = e.time_ms + IntField(e.data, "delay_ms");
+      if (const auto* err = e.data.if_contains("error"); err && err->is_object()) {
+        in.error = err->get_object();
+      }
+      --running_instances_;
+      break;
+    }
+    case EventType::kStepSucceeded: {
+      if (!st) break;
+      const auto* out = e.data.if_contains("output");
+      bool item_level = e.item >= 0;
+      bool instance_level = item_level || !st->fanned_out;
+      if (instance_level) {
+        InstanceState& in = instance();
+        if (in.status == StepStatus::kRunning) {
+          --running_instances_;
+          --st->running;
+        }
+        in.status = StepStatus::kSucceeded;
+        in.output = out ? *out : json::value();
+        if (in.attempts == 0) {  // inline steps (set) record no step_started
+          in.attempts = 1;
+          ++st->attempts;
+        }
+        ++st->done;
+      }
+      if (!item_level) {
+        if (out) {
+          st->output = *out;
+        } else if (st->fanned_out) {
+          json::array arr;
+          arr.reserve(st->instances.size());
+          for (const auto& in : st->instances) arr.push_back(in.output);
+          st->output = std::move(arr);
+        }
+        if (const auto* c = e.data.if_contains("caught"); c && c->is_object()) {
+          st->error = c->get_object();
+        }
+        FinishStep(si, StepStatus::kSucceeded, e.time_ms);
+      }
+      break;
+    }
+    case EventType::kStepFailed: {
+      if (!st) break;
+      json::object err;
+      if (const auto* x = e.data.if_contains("error"); x && x->is_object()) err = x->get_object();
+      bool item_level = e.item >= 0;
+      if (item_level || !st->fanned_out) {
+        InstanceState& in = instance();
+        if (in.status == StepStatus::kRunning) {
+          --running_instances_;
+          --st->running;
+        } else if (in.waiting_retry) {
+          --st->running;
+        }
+        in.waiting_retry = false;
+        in.status = StepStatus::kFailed;
+        in.error = err;
+        ++st->done;
+      }
+      if (!item_level) {
+        st->error = err;
+        if (failed_step_ < 0) {
+          failed_step_ = si;
+          error_ = err;
+          error_["step"] = e.step;
+        }
+        FinishStep(si, StepStatus::kFailed, e.time_ms);
+      }
+      break;
+    }
+    case EventType::kStepSkipped: {
+      if (!st) break;
+      FinishStep(si, StepStatus::kSkipped, e.time_ms);
+      break;
+    }
+    case EventType::kMemoryWritten: {
+      const auto* key = e.data.if_contains("key");
+      if (!key || !key->is_string()) break;
+      auto& mem = memory_.get_object();
+      if (const auto* v = e.data.if_contains("value")) {
+        mem[key->get_string()] = *v;
+      } else if (const auto* from = e.data.if_contains("from_step"); from && from->is_string()) {
+        int fi = workflow_->StepIndex(from->get_string());
+        if (fi >= 0) mem[key->get_string()] = steps_[static_cast<size_t>(fi)].output;
+      }
+      break;
+    }
+    case EventType::kModelCalled:
+    case EventType::kToolCalled: {
+      if (const auto* u = e.data.if_contains("usage"); u && u->is_object()) {
+        usage_.Add(u->get_object());
+        if (st) st->usage.Add(u->get_object());
+      }
+      break;
+    }
+    case EventType::kRunCancelRequested:
+      if (!cancel_requested_) {
+        cancel_requested_ = true;
+        if (const auto* r = e.data.if_contains("reason"); r && r->is_string()) {
+          cancel_reason_ = r->get_string();
+        }
+        if (const auto* err = e.data.if_contains("error"); err && err->is_object()) {
+          cancel_error_ = err->get_object();
+        }
+      }
+      break;
+    case EventType::kNeedsAttention:
+      break;
+    case EventType::kRunFinished: {
+      if (const auto* s = e.data.if_contains("status"); s && s->is_string()) {
+        if (auto rs = RunStatusFromName(s->get_string())) status_ = *rs;
+      }
+      if (const auto* o = e.data.if_contains("outputs")) outputs_ = *o;
+      if (const auto* err = e.data.if_contains("error"); err && err->is_object()) {
+        error_ = err->get_object();
+      }
+      break;
+    }
+  }
+}
+
+}  // namespace baton::core

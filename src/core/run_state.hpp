@@ -1,0 +1,137 @@
+#pragma once
+
+// RunState: the state of one run, a fold of its events. The decider reads and extends it; the
+// runtime rebuilds it on resume by applying the journal from the start. Not thread-safe: it is
+// owned by the run's strand.
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "base/json.hpp"
+#include "core/events.hpp"
+#include "core/workflow.hpp"
+
+namespace baton::core {
+
+enum class StepStatus : uint8_t { kPending, kRunning, kSucceeded, kFailed, kSkipped };
+std::string_view StepStatusName(StepStatus s);
+
+// Token and cost totals.
+struct UsageTotals {
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  double cost_usd = 0;
+  void Add(const json::object& usage);
+  json::object ToJson() const;
+  bool empty() const { return input_tokens == 0 && output_tokens == 0 && cost_usd == 0; }
+};
+
+// One executable instance of a step: the step itself, or one for_each item of it.
+struct InstanceState {
+  StepStatus status = StepStatus::kPending;
+  int32_t attempts = 0;        // attempts started so far
+  bool waiting_retry = false;  // failed, retry scheduled at retry_at_ms
+  int64_t retry_at_ms = 0;
+  int64_t started_ms = 0;
+  json::value output;
+  json::object error;  // {type, message} of the last failure
+};
+
+struct StepState {
+  StepStatus status = StepStatus::kPending;
+  int pending_needs = 0;                 // unfinished dependencies
+  bool fanned_out = false;               // for_each expanded
+  json::array items;                     // for_each values
+  std::vector<InstanceState> instances;  // one, or one per item
+  int running = 0;                       // instances running (or waiting to retry)
+  int done = 0;                          // instances finished (succeeded or failed)
+  int next_item = 0;                     // next for_each instance to start
+  int64_t started_ms = 0;
+  int64_t finished_ms = 0;
+  json::value output;
+  json::object error;
+  UsageTotals usage;
+  int32_t attempts = 0;  // total attempts over instances
+};
+
+class RunState {
+ public:
+  RunState(std::shared_ptr<const Workflow> workflow, std::string run_id);
+
+  // Folds one event. Events must arrive in seq order; the first must be run_started.
+  void Apply(const Event& e);
+
+  const Workflow& workflow() const { return *workflow_; }
+  const std::shared_ptr<const Workflow>& workflow_ptr() const { return workflow_; }
+  const std::string& run_id() const { return run_id_; }
+  RunStatus status() const { return status_; }
+  uint64_t last_seq() const { return last_seq_; }
+  int64_t started_ms() const { return started_ms_; }
+  bool cancel_requested() const { return cancel_requested_; }
+  const std::vector<StepState>& steps() const { return steps_; }
+  StepState& step(int i) { return steps_[static_cast<size_t>(i)]; }
+  const StepState& step(int i) const { return steps_[static_cast<size_t>(i)]; }
+  const json::object& inputs() const { return inputs_; }
+  const UsageTotals& usage() const { return usage_; }
+  const json::object& error() const { return error_; }
+  const json::value& outputs() const { return outputs_; }
+  int running_instances() const { return running_instances_; }
+
+  // Expression contexts, maintained incrementally: steps.<id>.{output,status,error,usage,attempts},
+  // memory.*, run.*, workflow.*.
+  const json::value& steps_view() const { return steps_view_; }
+  const json::value& memory_view() const { return memory_; }
+  const json::value& run_view() const { return run_view_; }
+  const json::value& workflow_view() const { return workflow_view_; }
+  const json::value& inputs_view() const { return inputs_value_; }
+  const json::value& env_view() const { return env_; }
+
+  // Steps whose dependencies are all finished and that have not started, in readiness order.
+  std::deque<int>& ready() { return ready_; }
+
+  // The first final, uncaught failure (step index), or -1.
+  int failed_step() const { return failed_step_; }
+
+  // Why cancellation was requested: "user", "timeout" (run timeout) or "budget_exceeded";
+  // and the error to finish with when it is not a user cancellation.
+  const std::string& cancel_reason() const { return cancel_reason_; }
+  const json::object& cancel_error() const { return cancel_error_; }
+
+  // Steps with started, unfinished work (running or waiting to retry), in start order.
+  const std::vector<int>& active_steps() const { return active_; }
+  // Number of steps finished (succeeded, failed or skipped).
+  size_t finished_steps() const { return finished_steps_; }
+
+ private:
+  void FinishStep(int i, StepStatus status, int64_t time_ms);
+  void UpdateStepView(int i);
+
+  std::shared_ptr<const Workflow> workflow_;
+  std::string run_id_;
+  RunStatus status_ = RunStatus::kPending;
+  uint64_t last_seq_ = 0;
+  int64_t started_ms_ = 0;
+  bool cancel_requested_ = false;
+  json::object inputs_;
+  json::value inputs_value_;
+  std::vector<StepState> steps_;
+  std::deque<int> ready_;
+  json::value steps_view_;
+  json::value memory_;
+  json::value run_view_;
+  json::value workflow_view_;
+  json::value env_;
+  UsageTotals usage_;
+  json::object error_;
+  json::value outputs_;
+  int running_instances_ = 0;
+  int failed_step_ = -1;
+  std::string cancel_reason_;
+  json::object cancel_error_;
+  std::vector<int> active_;
+  size_t finished_steps_ = 0;
+};
+
+}  // namespace baton::core

@@ -1,0 +1,1041 @@
+#include "dsl/builder.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+#include <unordered_map>
+
+#include "base/duration.hpp"
+
+namespace baton::dsl {
+
+namespace {
+
+using Keys = std::vector<std::string>;
+
+const Keys kTopKeys = {"baton", "name",        "description", "inputs", "models", "agents",
+                       "tools", "mcp_servers", "defaults",    "budget", "steps",  "outputs"};
+const Keys kStepKinds = {"agent", "llm", "set", "call"};
+const Keys kUnsupportedKinds = {"script", "switch",   "parallel", "loop", "consensus",
+                                "plan",   "approval", "emit",     "wait", "workflow"};
+const Keys kUnsupportedStepFields = {"compensate", "priority", "route"};
+const Keys kStepKeys = {"id",           "description", "needs",   "if",    "for_each", "as",
+                        "max_parallel", "retry",       "timeout", "catch", "output",   "effect",
+                        "agent",        "input",       "llm",     "set",   "call",     "with"};
+const Keys kModelKeys = {"provider",   "model",       "base_url", "api_key_env", "fallback",
+                         "max_tokens", "temperature", "price",    "sim"};
+const Keys kAgentKeys = {"model", "instructions",  "description", "capabilities",
+                         "tools", "output_schema", "max_turns",   "handoffs"};
+const Keys kToolKeys = {"description", "input_schema", "exec"};
+const Keys kUnsupportedToolKinds = {"http", "script", "workflow"};
+const Keys kExecKeys = {"argv", "cwd", "env", "timeout", "stdin", "output"};
+const Keys kMcpKeys = {"command", "url", "env", "description"};
+const Keys kDefaultsKeys = {"retry", "timeout", "run_timeout"};
+const Keys kRetryKeys = {"max_attempts", "on", "backoff"};
+const Keys kBackoffKeys = {"initial", "factor", "max", "jitter"};
+const Keys kBudgetKeys = {"max_cost_usd", "max_tokens", "on_exceed"};
+const Keys kLlmKeys = {"model", "prompt", "messages", "system", "output_schema"};
+const Keys kCatchKeys = {"errors", "error", "then"};
+// Roots every step expression may use; `as`/`index` are added for fan-out steps.
+const Keys kStepRoots = {"inputs", "steps", "memory", "run", "workflow", "env"};
+const Keys kReservedNames = {"inputs", "steps", "memory", "run",   "workflow",
+                             "env",    "index", "result", "error", "with"};
+
+bool Contains(const Keys& keys, std::string_view k) {
+  return std::find(keys.begin(), keys.end(), k) != keys.end();
+}
+
+bool IsIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+bool IsValidId(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), IsIdChar);
+}
+
+bool IsValidWorkflowName(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+bool IsIdentifier(std::string_view s) {
+  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return IsIdChar(c) && c != '-'; });
+}
+
+core::SourceLoc Loc(const Reporter& r, const std::string& pointer) {
+  const NodeInfo& info = r.doc().Info(pointer);
+  Position p = info.key.line > 0 ? info.key : info.value;
+  return {p.line, p.col};
+}
+
+class Builder {
+ public:
+  explicit Builder(Reporter& r) : r_(r) {}
+
+  BuildOutput Build(const json::value& root) {
+    const json::object* top = Object(root, "", "the workflow file");
+    if (top == nullptr) return std::move(out_);
+    CheckKeys(*top, "", kTopKeys, {});
+    core::Workflow& wf = out_.workflow;
+
+    if (const json::value* v = Require(*top, "", "baton", "the workflow")) {
+      if (auto n = Integer(*v, "/baton", "baton", 0)) {
+        if (*n != 1) {
+          r_.AtValue("/baton", fmt::format("unsupported language version {} (this baton reads "
+                                           "version 1)",
+                                           *n));
+        }
+        wf.version = static_cast<int>(*n);
+      }
+    }
+    if (const json::value* v = Require(*top, "", "name", "the workflow")) {
+      if (const json::string* s = String(*v, "/name", "name")) {
+        if (!IsValidWorkflowName(*s)) {
+          r_.AtValue("/name", fmt::format("invalid workflow name '{}': use lowercase letters, "
+                                          "digits, '_' and '-'",
+                                          std::string_view(*s)));
+        }
+        wf.name = *s;
+      }
+    }
+    if (const json::value* v = top->if_contains("description")) {
+      if (const json::string* s = String(*v, "/description", "description")) wf.description = *s;
+    }
+    if (const json::value* v = top->if_contains("inputs")) BuildInputs(*v);
+    if (const json::value* v = top->if_contains("models")) BuildModels(*v);
+    if (const json::value* v = top->if_contains("agents")) BuildAgents(*v);
+    if (const json::value* v = top->if_contains("tools")) BuildTools(*v);
+    if (const json::value* v = top->if_contains("mcp_servers")) BuildMcpServers(*v);
+    if (const json::value* v = top->if_contains("defaults")) BuildDefaults(*v);
+    if (const json::value* v = top->if_contains("budget")) BuildBudget(*v);
+    if (const json::value* v = Require(*top, "", "steps", "the workflow")) BuildSteps(*v);
+    if (const json::value* v = top->if_contains("outputs")) BuildOutputs(*v);
+    return std::move(out_);
+  }
+
+ private:
+  // ---- type helpers: each reports "'label' must be ..., got <type>" and returns null/empty.
+
+  void TypeError(const json::value& v, const std::string& ptr, std::string_view label,
+                 std::string_view want) {
+    r_.AtValue(ptr, fmt::format("'{}' must be {}, got {}", label, want, JsonTypeName(v)));
+  }
+
+  const json::object* Object(const json::value& v, const std::string& ptr, std::string_view label) {
+    if (v.is_object()) return &v.get_object();
+    if (ptr.empty()) {
+      r_.AtValue(ptr, fmt::format("{} must be a mapping, got {}", label, JsonTypeName(v)));
+    } else {
+      TypeError(v, ptr, label, "a mapping");
+    }
+    return nullptr;
+  }
+
+  const json::array* Array(const json::value& v, const std::string& ptr, std::string_view label) {
+    if (v.is_array()) return &v.get_array();
+    TypeError(v, ptr, label, "a list");
+    return nullptr;
+  }
+
+  const json::string* String(const json::value& v, const std::string& ptr, std::string_view label) {
+    if (v.is_string()) return &v.get_string();
+    TypeError(v, ptr, label, "a string");
+    return nullptr;
+  }
+
+  std::optional<int64_t> Integer(const json::value& v, const std::string& ptr,
+                                 std::string_view label, int64_t min) {
+    if (!v.is_int64()) {
+      TypeError(v, ptr, label, "an integer");
+      return std::nullopt;
+    }
+    if (v.get_int64() < min) {
+      r_.AtValue(ptr, fmt::format("'{}' must be at least {}, got {}", label, min, v.get_int64()));
+      return std::nullopt;
+    }
+    return v.get_int64();
+  }
+
+  std::optional<double> Number(const json::value& v, const std::string& ptr,
+                               std::string_view label) {
+    if (v.is_number()) return v.to_number<double>();
+    TypeError(v, ptr, label, "a number");
+    return std::nullopt;
+  }
+
+  std::optional<std::string> Enum(const json::value& v, const std::string& ptr,
+                                  std::string_view label, const Keys& allowed) {
+    const json::string* s = String(v, ptr, label);
+    if (s == nullptr) return std::nullopt;
+    if (!Contains(allowed, *s)) {
+      r_.AtValue(ptr,
+                 fmt::format("'{}' must be one of {}, got '{}'{}", label, fmt::join(allowed, ", "),
+                             std::string_view(*s), DidYouMean(*s, allowed)));
+      return std::nullopt;
+    }
+    return std::string(*s);
+  }
+
+  // A list of strings; a single string is accepted as a one-element list when `allow_scalar`.
+  std::optional<std::vector<std::string>> StringList(const json::value& v, const std::string& ptr,
+                                                     std::string_view label,
+                                                     std::vector<std::string>* pointers = nullptr,
+                                                     bool allow_scalar = false) {
+    std::vector<std::string> out;
+    if (allow_scalar && v.is_string()) {
+      out.emplace_back(v.get_string());
+      if (pointers) pointers->push_back(ptr);
+      return out;
+    }
+    const json::array* arr = Array(v, ptr, label);
+    if (arr == nullptr) return std::nullopt;
+    bool ok = true;
+    for (size_t i = 0; i < arr->size(); ++i) {
+      std::string p = ChildPointer(ptr, i);
+      const json::value& item = (*arr)[i];
+      if (!item.is_string()) {
+        r_.AtValue(p,
+                   fmt::format("'{}' entries must be strings, got {}", label, JsonTypeName(item)));
+        ok = false;
+        continue;
+      }
+      out.emplace_back(item.get_string());
+      if (pointers) pointers->push_back(p);
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  std::optional<Millis> Duration(const json::value& v, const std::string& ptr,
+                                 std::string_view label) {
+    if (v.is_int64() && v.get_int64() >= 0) return Millis(v.get_int64() * 1000);
+    if (!v.is_string()) {
+      TypeError(v, ptr, label, "a duration such as \"30s\"");
+      return std::nullopt;
+    }
+    Result<Millis> d = ParseDuration(v.get_string());
+    if (!d.ok()) {
+      r_.AtValue(ptr, fmt::format("'{}': {}", label, d.error().message()));
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+  void CheckKeys(const json::object& obj, const std::string& ptr, const Keys& allowed,
+                 const Keys& also_known) {
+    for (const auto& kv : obj) {
+      std::string_view k = kv.key();
+      if (Contains(allowed, k) || Contains(also_known, k)) continue;
+      r_.AtKey(ChildPointer(ptr, k), fmt::format("unknown key '{}'{}", k, DidYouMean(k, allowed)));
+    }
+  }
+
+  const json::value* Require(const json::object& obj, const std::string& ptr, std::string_view key,
+                             std::string_view owner) {
+    if (const json::value* v = obj.if_contains(key)) return v;
+    r_.AtValue(ptr, fmt::format("{} is missing required key '{}'", owner, key));
+    return nullptr;
+  }
+
+  // Validates a name used as a map key (models, agents, tools, inputs, MCP servers).
+  bool CheckName(std::string_view name, const std::string& ptr, std::string_view what) {
+    if (IsValidId(name)) return true;
+    r_.AtKey(ptr,
+             fmt::format("invalid {} name '{}': use letters, digits, '_' and '-'", what, name));
+    return false;
+  }
+
+  // ---- templates
+
+  struct ScopeSpec {
+    Keys roots;
+    int step = -1;
+    bool any_step = false;
+  };
+
+  ScopeSpec StepScope(int step, bool fan_out, const std::string& as, Keys extra = {}) {
+    ScopeSpec s{kStepRoots, step, false};
+    if (fan_out) {
+      s.roots.push_back(as);
+      s.roots.push_back("index");
+    }
+    for (auto& e : extra) s.roots.push_back(std::move(e));
+    return s;
+  }
+
+  std::optional<expr::Template> Compile(const json::value& v, const std::string& ptr,
+                                        const ScopeSpec& scope) {
+    expr::ExprError err;
+    std::string rel;
+    Result<expr::Template> t = expr::Template::Compile(v, &err, &rel);
+    if (!t.ok()) {
+      r_.AtOffset(ptr + rel, err.offset, err.message.empty() ? t.error().message() : err.message);
+      return std::nullopt;
+    }
+    t->ForEachExpression([&](const expr::Expression& e, const std::string& p, size_t offset) {
+      out_.sites.push_back({e, ptr + p, offset, scope.roots, scope.step, scope.any_step});
+    });
+    return std::move(t).value();
+  }
+
+  // ---- sections
+
+  void BuildInputs(const json::value& v) {
+    const json::object* obj = Object(v, "/inputs", "inputs");
+    if (obj == nullptr) return;
+    for (const auto& kv : *obj) {
+      std::string ptr = ChildPointer("/inputs", kv.key());
+      CheckName(kv.key(), ptr, "input");
+      const json::object* schema = Object(kv.value(), ptr, kv.key());
+      if (schema == nullptr) continue;
+      core::Input in;
+      in.name = kv.key();
+      in.schema = kv.value();
+      if (const json::value* d = schema->if_contains("default")) {
+        in.default_value = *d;
+        in.required = false;
+      }
+      in.loc = Loc(r_, ptr);
+      out_.workflow.inputs.push_back(std::move(in));
+    }
+  }
+
+  void BuildModels(const json::value& v) {
+    const json::object* obj = Object(v, "/models", "models");
+    if (obj == nullptr) return;
+    for (const auto& kv : *obj) {
+      std::string ptr = ChildPointer("/models", kv.key());
+      CheckName(kv.key(), ptr, "model");
+      const json::object* m = Object(kv.value(), ptr, kv.key());
+      if (m == nullptr) continue;
+      CheckKeys(*m, ptr, kModelKeys, {});
+      std::string owner = fmt::format("model '{}'", std::string_view(kv.key()));
+      core::ModelConfig mc;
+      mc.name = kv.key();
+      mc.loc = Loc(r_, ptr);
+      if (const json::value* p = Require(*m, ptr, "provider", owner)) {
+        if (const json::string* s = String(*p, ChildPointer(ptr, "provider"), "provider")) {
+          mc.provider = *s;
+        }
+      }
+      if (const json::value* p = m->if_contains("model")) {
+        if (const json::string* s = String(*p, ChildPointer(ptr, "model"), "model")) mc.model = *s;
+      }
+      for (const auto& opt : *m) {
+        std::string_view k = opt.key();
+        std::string op = ChildPointer(ptr, k);
+        const json::value& ov = opt.value();
+        if (k == "provider" || k == "model" || !Contains(kModelKeys, k)) continue;
+        bool ok = true;
+        if (k == "base_url" || k == "api_key_env") {
+          ok = String(ov, op, k) != nullptr;
+        } else if (k == "fallback") {
+          std::vector<std::string> ptrs;
+          auto names = StringList(ov, op, k, &ptrs, true);
+          ok = names.has_value();
+          if (ok) {
+            for (size_t i = 0; i < names->size(); ++i) {
+              out_.refs.push_back({NameRef::Kind::kModel, (*names)[i], ptrs[i], owner});
+            }
+          }
+        } else if (k == "max_tokens") {
+          ok = Integer(ov, op, k, 1).has_value();
+        } else if (k == "temperature") {
+          ok = Number(ov, op, k).has_value();
+        } else if (k == "price") {
+          ok = Object(ov, op, k) != nullptr;
+        }
+        if (ok) mc.options[k] = ov;
+      }
+      out_.workflow.models.emplace(mc.name, std::move(mc));
+    }
+  }
+
+  void BuildAgents(const json::value& v) {
+    const json::object* obj = Object(v, "/agents", "agents");
+    if (obj == nullptr) return;
+    for (const auto& kv : *obj) {
+      std::string ptr = ChildPointer("/agents", kv.key());
+      CheckName(kv.key(), ptr, "agent");
+      const json::object* a = Object(kv.value(), ptr, kv.key());
+      if (a == nullptr) continue;
+      CheckKeys(*a, ptr, kAgentKeys, {});
+      std::string owner = fmt::format("agent '{}'", std::string_view(kv.key()));
+      core::Agent agent;
+      agent.name = kv.key();
+      agent.loc = Loc(r_, ptr);
+      if (const json::value* m = Require(*a, ptr, "model", owner)) {
+        std::string mp = ChildPointer(ptr, "model");
+        if (const json::string* s = String(*m, mp, "model")) {
+          agent.model = *s;
+          out_.refs.push_back({NameRef::Kind::kModel, agent.model, mp, owner});
+        }
+      }
+      if (const json::value* i = a->if_contains("instructions")) {
+        std::string ip = ChildPointer(ptr, "instructions");
+        if (String(*i, ip, "instructions") != nullptr) {
+          ScopeSpec scope{{"inputs", "memory", "run", "workflow", "env"}, -1, false};
+          if (auto t = Compile(*i, ip, scope)) agent.instructions = std::move(*t);
+        }
+      }
+      if (const json::value* d = a->if_contains("description")) {
+        if (const json::string* s = String(*d, ChildPointer(ptr, "description"), "description")) {
+          agent.description = *s;
+        }
+      }
+      if (const json::value* c = a->if_contains("capabilities")) {
+        if (auto l = StringList(*c, ChildPointer(ptr, "capabilities"), "capabilities")) {
+          agent.capabilities = std::move(*l);
+        }
+      }
+      if (const json::value* t = a->if_contains("tools")) {
+        std::vector<std::string> ptrs;
+        if (auto l = StringList(*t, ChildPointer(ptr, "tools"), "tools", &ptrs)) {
+          for (size_t i = 0; i < l->size(); ++i) {
+            out_.refs.push_back({NameRef::Kind::kAgentTool, (*l)[i], ptrs[i], owner});
+          }
+          agent.tools = std::move(*l);
+        }
+      }
+      if (const json::value* s = a->if_contains("output_schema")) {
+        if (Object(*s, ChildPointer(ptr, "output_schema"), "output_schema")) {
+          agent.output_schema = *s;
+        }
+      }
+      if (const json::value* m = a->if_contains("max_turns")) {
+        if (auto n = Integer(*m, ChildPointer(ptr, "max_turns"), "max_turns", 1)) {
+          agent.max_turns = static_cast<int>(std::min<int64_t>(*n, 1'000'000));
+        }
+      }
+      if (const json::value* h = a->if_contains("handoffs")) {
+        std::vector<std::string> ptrs;
+        if (auto l = StringList(*h, ChildPointer(ptr, "handoffs"), "handoffs", &ptrs)) {
+          for (size_t i = 0; i < l->size(); ++i) {
+            out_.refs.push_back({NameRef::Kind::kHandoff, (*l)[i], ptrs[i], owner});
+          }
+          agent.handoffs = std::move(*l);
+        }
+      }
+      out_.workflow.agents.emplace(agent.name, std::move(agent));
+    }
+  }
+
+  void BuildTools(const json::value& v) {
+    const json::object* obj = Object(v, "/tools", "tools");
+    if (obj == nullptr) return;
+    for (const auto& kv : *obj) {
+      std::string ptr = ChildPointer("/tools", kv.key());
+      CheckName(kv.key(), ptr, "tool");
+      const json::object* t = Object(kv.value(), ptr, kv.key());
+      if (t == nullptr) continue;
+      bool unsupported = false;
+      for (const auto& k : kUnsupportedToolKinds) {
+        if (t->contains(k)) {
+          r_.AtKey(ChildPointer(ptr, k), fmt::format("tool kind '{}' is not supported by this "
+                                                     "version of baton",
+                                                     k));
+          unsupported = true;
+        }
+      }
+      CheckKeys(*t, ptr, kToolKeys, kUnsupportedToolKinds);
+      if (unsupported) continue;
+      core::Tool tool;
+      tool.name = kv.key();
+      tool.loc = Loc(r_, ptr);
+      if (const json::value* d = t->if_contains("description")) {
+        if (const json::string* s = String(*d, ChildPointer(ptr, "description"), "description")) {
+          tool.description = *s;
+        }
+      }
+      if (const json::value* s = t->if_contains("input_schema")) {
+        if (Object(*s, ChildPointer(ptr, "input_schema"), "input_schema")) tool.input_schema = *s;
+      }
+      std::string owner = fmt::format("tool '{}'", std::string_view(kv.key()));
+      if (const json::value* e = Require(*t, ptr, "exec", owner)) {
+        if (auto exec = BuildExec(*e, ChildPointer(ptr, "exec"))) tool.impl = std::move(*exec);
+      }
+      out_.workflow.tools.emplace(tool.name, std::move(tool));
+    }
+  }
+
+  std::optional<core::ExecTool> BuildExec(const json::value& v, const std::string& ptr) {
+    const json::object* e = Object(v, ptr, "exec");
+    if (e == nullptr) return std::nullopt;
+    CheckKeys(*e, ptr, kExecKeys, {});
+    ScopeSpec scope{{"with", "inputs", "run", "workflow", "env"}, -1, false};
+    core::ExecTool exec;
+    if (const json::value* a = Require(*e, ptr, "argv", "'exec'")) {
+      std::string ap = ChildPointer(ptr, "argv");
+      if (a->is_string()) {
+        r_.AtValue(ap,
+                   "'argv' must be a list: tools never go through a shell; give argv as a "
+                   "list");
+      } else if (const json::array* arr = Array(*a, ap, "argv")) {
+        if (arr->empty()) r_.AtValue(ap, "'argv' must not be empty");
+        for (size_t i = 0; i < arr->size(); ++i) {
+          std::string ip = ChildPointer(ap, i);
+          const json::value& item = (*arr)[i];
+          if (!item.is_string() && !item.is_number()) {
+            r_.AtValue(ip,
+                       fmt::format("'argv' entries must be strings, got {}", JsonTypeName(item)));
+            continue;
+          }
+          json::value s = item.is_string() ? item : json::value(ToJson(item));
+          if (auto t = Compile(s, ip, scope)) exec.argv.push_back(std::move(*t));
+        }
+      }
+    }
+    if (const json::value* c = e->if_contains("cwd")) {
+      std::string cp = ChildPointer(ptr, "cwd");
+      if (String(*c, cp, "cwd")) {
+        if (auto t = Compile(*c, cp, scope)) exec.cwd = std::move(*t);
+      }
+    }
+    if (const json::value* env = e->if_contains("env")) {
+      std::string ep = ChildPointer(ptr, "env");
+      if (const json::object* eo = Object(*env, ep, "env")) {
+        for (const auto& kv : *eo) {
+          std::string kp = ChildPointer(ep, kv.key());
+          if (String(kv.value(), kp, kv.key()) == nullptr) continue;
+          if (auto t = Compile(kv.value(), kp, scope)) exec.env[kv.key()] = std::move(*t);
+        }
+      }
+    }
+    if (const json::value* t = e->if_contains("timeout")) {
+      exec.timeout = Duration(*t, ChildPointer(ptr, "timeout"), "timeout");
+    }
+    if (const json::value* s = e->if_contains("stdin")) {
+      if (auto m = Enum(*s, ChildPointer(ptr, "stdin"), "stdin", {"none", "with"})) {
+        exec.stdin_from = *m == "with" ? "with" : "";
+      }
+    }
+    if (const json::value* o = e->if_contains("output")) {
+      if (auto m = Enum(*o, ChildPointer(ptr, "output"), "output", {"text", "json"})) {
+        exec.parse = *m == "json" ? core::ExecTool::Parse::kJson : core::ExecTool::Parse::kText;
+      }
+    }
+    return exec;
+  }
+
+  void BuildMcpServers(const json::value& v) {
+    const json::object* obj = Object(v, "/mcp_servers", "mcp_servers");
+    if (obj == nullptr) return;
+    for (const auto& kv : *obj) {
+      std::string ptr = ChildPointer("/mcp_servers", kv.key());
+      CheckName(kv.key(), ptr, "MCP server");
+      const json::object* m = Object(kv.value(), ptr, kv.key());
+      if (m == nullptr) continue;
+      CheckKeys(*m, ptr, kMcpKeys, {});
+      core::McpServer server;
+      server.name = kv.key();
+      server.loc = Loc(r_, ptr);
+      const json::value* cmd = m->if_contains("command");
+      const json::value* url = m->if_contains("url");
+      if ((cmd == nullptr) == (url == nullptr)) {
+        r_.AtKey(ptr, fmt::format("MCP server '{}' needs exactly one of 'command' or 'url'",
+                                  std::string_view(kv.key())));
+      }
+      if (cmd != nullptr) {
+        std::string cp = ChildPointer(ptr, "command");
+        if (cmd->is_string()) {
+          r_.AtValue(cp,
+                     "'command' must be a list: servers never start through a shell; give "
+                     "the command as a list");
+        } else if (auto l = StringList(*cmd, cp, "command")) {
+          if (l->empty()) r_.AtValue(cp, "'command' must not be empty");
+          server.command = std::move(*l);
+        }
+      }
+      if (url != nullptr) {
+        if (const json::string* s = String(*url, ChildPointer(ptr, "url"), "url")) {
+          server.url = *s;
+        }
+      }
+      if (const json::value* env = m->if_contains("env")) {
+        std::string ep = ChildPointer(ptr, "env");
+        if (const json::object* eo = Object(*env, ep, "env")) {
+          for (const auto& e : *eo) {
+            if (const json::string* s = String(e.value(), ChildPointer(ep, e.key()), e.key())) {
+              server.env[e.key()] = *s;
+            }
+          }
+        }
+      }
+      out_.workflow.mcp_servers.emplace(server.name, std::move(server));
+    }
+  }
+
+  std::optional<core::RetryPolicy> BuildRetry(const json::value& v, const std::string& ptr,
+                                              core::RetryPolicy policy) {
+    const json::object* r = Object(v, ptr, "retry");
+    if (r == nullptr) return std::nullopt;
+    CheckKeys(*r, ptr, kRetryKeys, {});
+    if (const json::value* m = r->if_contains("max_attempts")) {
+      if (auto n = Integer(*m, ChildPointer(ptr, "max_attempts"), "max_attempts", 1)) {
+        policy.max_attempts = static_cast<int>(std::min<int64_t>(*n, 1'000'000));
+      }
+    }
+    if (const json::value* on = r->if_contains("on")) {
+      std::vector<std::string> ptrs;
+      if (auto l = StringList(*on, ChildPointer(ptr, "on"), "on", &ptrs)) {
+        CheckErrorTypes(*l, ptrs);
+        policy.on = std::move(*l);
+      }
+    }
+    if (const json::value* b = r->if_contains("backoff")) {
+      std::string bp = ChildPointer(ptr, "backoff");
+      if (const json::object* bo = Object(*b, bp, "backoff")) {
+        CheckKeys(*bo, bp, kBackoffKeys, {});
+        if (const json::value* x = bo->if_contains("initial")) {
+          if (auto d = Duration(*x, ChildPointer(bp, "initial"), "initial")) {
+            policy.backoff.initial = *d;
+          }
+        }
+        if (const json::value* x = bo->if_contains("max")) {
+          if (auto d = Duration(*x, ChildPointer(bp, "max"), "max")) policy.backoff.max = *d;
+        }
+        if (const json::value* x = bo->if_contains("factor")) {
+          std::string fp = ChildPointer(bp, "factor");
+          if (auto f = Number(*x, fp, "factor")) {
+            if (*f < 1.0 || *f > 100.0) {
+              r_.AtValue(fp, "'factor' must be between 1 and 100");
+            } else {
+              policy.backoff.factor = *f;
+            }
+          }
+        }
+        if (const json::value* x = bo->if_contains("jitter")) {
+          if (auto j = Enum(*x, ChildPointer(bp, "jitter"), "jitter", {"full", "none"})) {
+            policy.backoff.jitter = *j == "full";
+          }
+        }
+      }
+    }
+    return policy;
+  }
+
+  void CheckErrorTypes(const std::vector<std::string>& types,
+                       const std::vector<std::string>& ptrs) {
+    for (size_t i = 0; i < types.size(); ++i) {
+      if (!Contains(ErrorVocabulary(), types[i])) {
+        r_.AtValue(ptrs[i], fmt::format("unknown error type '{}'{}", types[i],
+                                        DidYouMean(types[i], ErrorVocabulary())));
+      }
+    }
+  }
+
+  void BuildDefaults(const json::value& v) {
+    const json::object* d = Object(v, "/defaults", "defaults");
+    if (d == nullptr) return;
+    CheckKeys(*d, "/defaults", kDefaultsKeys, {});
+    core::Workflow& wf = out_.workflow;
+    if (const json::value* r = d->if_contains("retry")) {
+      if (auto p = BuildRetry(*r, "/defaults/retry", wf.default_retry)) wf.default_retry = *p;
+    }
+    if (const json::value* t = d->if_contains("timeout")) {
+      wf.default_timeout = Duration(*t, "/defaults/timeout", "timeout");
+    }
+    if (const json::value* t = d->if_contains("run_timeout")) {
+      wf.run_timeout = Duration(*t, "/defaults/run_timeout", "run_timeout");
+    }
+  }
+
+  void BuildBudget(const json::value& v) {
+    const json::object* b = Object(v, "/budget", "budget");
+    if (b == nullptr) return;
+    CheckKeys(*b, "/budget", kBudgetKeys, {});
+    core::Budget& budget = out_.workflow.budget;
+    if (const json::value* c = b->if_contains("max_cost_usd")) {
+      if (auto n = Number(*c, "/budget/max_cost_usd", "max_cost_usd")) {
+        if (*n < 0) {
+          r_.AtValue("/budget/max_cost_usd", "'max_cost_usd' must not be negative");
+        } else {
+          budget.max_cost_usd = *n;
+        }
+      }
+    }
+    if (const json::value* t = b->if_contains("max_tokens")) {
+      budget.max_tokens = Integer(*t, "/budget/max_tokens", "max_tokens", 0);
+    }
+    if (const json::value* e = b->if_contains("on_exceed")) {
+      if (auto m = Enum(*e, "/budget/on_exceed", "on_exceed", {"fail", "pause", "downgrade"})) {
+        budget.on_exceed = *m;
+      }
+    }
+  }
+
+  void BuildOutputs(const json::value& v) {
+    const json::object* o = Object(v, "/outputs", "outputs");
+    if (o == nullptr) return;
+    ScopeSpec scope{kStepRoots, -1, true};
+    for (const auto& kv : *o) {
+      std::string ptr = ChildPointer("/outputs", kv.key());
+      if (auto t = Compile(kv.value(), ptr, scope)) {
+        out_.workflow.outputs.emplace_back(kv.key(), std::move(*t));
+      }
+    }
+  }
+
+  // ---- steps
+
+  void BuildSteps(const json::value& v) {
+    const json::array* arr = Array(v, "/steps", "steps");
+    if (arr == nullptr) return;
+    if (arr->empty()) r_.AtValue("/steps", "'steps' must not be empty");
+    std::unordered_map<std::string, int> first_line;
+    std::string previous_id;
+    for (size_t i = 0; i < arr->size(); ++i) {
+      std::string ptr = ChildPointer("/steps", i);
+      const json::object* s = Object((*arr)[i], ptr, "steps entries");
+      if (s == nullptr) continue;
+      core::Step step;
+      StepMeta meta;
+      meta.pointer = ptr;
+      int index = static_cast<int>(out_.workflow.steps.size());
+      BuildStep(*s, ptr, index, step, meta);
+      if (meta.has_id) {
+        const NodeInfo& info = r_.doc().Info(ChildPointer(ptr, "id"));
+        auto [it, inserted] = first_line.emplace(step.id, info.value.line);
+        if (!inserted) {
+          r_.AtValue(ChildPointer(ptr, "id"),
+                     fmt::format("duplicate step id '{}' (first defined at line {})", step.id,
+                                 it->second));
+          meta.has_id = false;
+        }
+      }
+      if (!step.explicit_needs && !previous_id.empty()) step.needs.push_back(previous_id);
+      if (meta.has_id) previous_id = step.id;
+      out_.workflow.steps.push_back(std::move(step));
+      out_.steps.push_back(std::move(meta));
+    }
+  }
+
+  void BuildStep(const json::object& s, const std::string& ptr, int index, core::Step& step,
+                 StepMeta& meta) {
+    step.loc = Loc(r_, ptr);
+    for (const auto& k : kUnsupportedKinds) {
+      if (s.contains(k)) {
+        r_.AtKey(ChildPointer(ptr, k),
+                 fmt::format("step kind '{}' is not supported by this version of baton", k));
+      }
+    }
+    for (const auto& k : kUnsupportedStepFields) {
+      if (s.contains(k)) {
+        r_.AtKey(ChildPointer(ptr, k),
+                 fmt::format("step field '{}' is not supported by this version of baton", k));
+      }
+    }
+    Keys known = kUnsupportedKinds;
+    known.insert(known.end(), kUnsupportedStepFields.begin(), kUnsupportedStepFields.end());
+    CheckKeys(s, ptr, kStepKeys, known);
+
+    std::string owner = "step";
+    if (const json::value* id = Require(s, ptr, "id", "step")) {
+      std::string ip = ChildPointer(ptr, "id");
+      if (const json::string* str = String(*id, ip, "id")) {
+        step.id = *str;
+        if (IsValidId(step.id)) {
+          meta.has_id = true;
+          owner = fmt::format("step '{}'", step.id);
+        } else {
+          r_.AtValue(
+              ip, fmt::format("invalid step id '{}': use letters, digits, '_' and '-'", step.id));
+        }
+      }
+    }
+    if (const json::value* d = s.if_contains("description")) {
+      if (const json::string* str = String(*d, ChildPointer(ptr, "description"), "description")) {
+        step.description = *str;
+      }
+    }
+    if (const json::value* n = s.if_contains("needs")) {
+      if (auto l =
+              StringList(*n, ChildPointer(ptr, "needs"), "needs", &meta.needs_pointers, true)) {
+        step.needs = std::move(*l);
+      } else {
+        meta.needs_pointers.clear();
+      }
+      step.explicit_needs = true;
+    }
+    if (const json::value* a = s.if_contains("as")) {
+      std::string ap = ChildPointer(ptr, "as");
+      if (const json::string* str = String(*a, ap, "as")) {
+        if (!IsIdentifier(*str)) {
+          r_.AtValue(ap,
+                     fmt::format("'as' must be an identifier, got '{}'", std::string_view(*str)));
+        } else if (Contains(kReservedNames, *str)) {
+          r_.AtValue(ap, fmt::format("'as' cannot be '{}': the name is taken by the "
+                                     "expression context",
+                                     std::string_view(*str)));
+        } else {
+          step.as = *str;
+        }
+      }
+      if (!s.contains("for_each")) r_.AtKey(ap, "'as' is only valid with 'for_each'");
+    }
+    if (const json::value* m = s.if_contains("max_parallel")) {
+      std::string mp = ChildPointer(ptr, "max_parallel");
+      if (auto n = Integer(*m, mp, "max_parallel", 0)) {
+        step.max_parallel = static_cast<int>(std::min<int64_t>(*n, 1'000'000));
+      }
+      if (!s.contains("for_each")) r_.AtKey(mp, "'max_parallel' is only valid with 'for_each'");
+    }
+    bool fan_out = s.contains("for_each");
+    ScopeSpec outer = StepScope(index, false, step.as);
+    ScopeSpec inner = StepScope(index, fan_out, step.as);
+    if (const json::value* f = s.if_contains("for_each")) {
+      step.for_each = Compile(*f, ChildPointer(ptr, "for_each"), outer);
+    }
+    if (const json::value* c = s.if_contains("if"))
+      BuildIf(*c, ChildPointer(ptr, "if"), outer, step);
+    if (const json::value* r = s.if_contains("retry")) {
+      step.retry = BuildRetry(*r, ChildPointer(ptr, "retry"), out_.workflow.default_retry);
+    }
+    if (const json::value* t = s.if_contains("timeout")) {
+      step.timeout = Duration(*t, ChildPointer(ptr, "timeout"), "timeout");
+    }
+    if (const json::value* c = s.if_contains("catch")) {
+      BuildCatch(*c, ChildPointer(ptr, "catch"), StepScope(index, false, step.as, {"error"}), step);
+    }
+    if (const json::value* o = s.if_contains("output")) {
+      step.output =
+          Compile(*o, ChildPointer(ptr, "output"), StepScope(index, false, step.as, {"result"}));
+    }
+    if (const json::value* e = s.if_contains("effect")) {
+      if (auto m = Enum(*e, ChildPointer(ptr, "effect"), "effect", {"idempotent", "once"})) {
+        step.effect = *m == "once" ? core::Effect::kOnce : core::Effect::kIdempotent;
+      }
+    }
+    BuildKind(s, ptr, owner, inner, step);
+  }
+
+  void BuildIf(const json::value& v, const std::string& ptr, const ScopeSpec& scope,
+               core::Step& step) {
+    std::string source;
+    size_t offset = 0;
+    if (v.is_bool()) {
+      source = v.get_bool() ? "true" : "false";
+    } else if (const json::string* s = String(v, ptr, "if")) {
+      std::string_view text = *s;
+      size_t open = text.find("${{");
+      if (open == std::string_view::npos) {
+        source = std::string(text);
+      } else {
+        size_t first = text.find_first_not_of(" \t\n");
+        size_t close = text.find("}}", open);
+        size_t last = text.find_last_not_of(" \t\n");
+        if (first != open || close == std::string_view::npos || close + 1 != last) {
+          r_.AtValue(ptr,
+                     "'if' must be a single expression: write ${{ condition }} or the bare "
+                     "condition");
+          return;
+        }
+        offset = open + 3;
+        source = std::string(text.substr(offset, close - offset));
+      }
+    } else {
+      return;
+    }
+    expr::ExprError err;
+    Result<expr::Expression> e = expr::Expression::Parse(source, &err);
+    if (!e.ok()) {
+      r_.AtOffset(ptr, offset + err.offset,
+                  err.message.empty() ? e.error().message() : err.message);
+      return;
+    }
+    out_.sites.push_back({*e, ptr, offset, scope.roots, scope.step, scope.any_step});
+    step.if_cond = std::move(*e);
+  }
+
+  void BuildCatch(const json::value& v, const std::string& ptr, const ScopeSpec& scope,
+                  core::Step& step) {
+    const json::array* arr = Array(v, ptr, "catch");
+    if (arr == nullptr) return;
+    for (size_t i = 0; i < arr->size(); ++i) {
+      std::string cp = ChildPointer(ptr, i);
+      const json::object* c = Object((*arr)[i], cp, "catch entries");
+      if (c == nullptr) continue;
+      CheckKeys(*c, cp, kCatchKeys, {});
+      core::CatchClause clause;
+      clause.loc = Loc(r_, cp);
+      if (c->contains("errors") && c->contains("error")) {
+        r_.AtKey(ChildPointer(cp, "error"), "give either 'errors' or 'error', not both");
+      }
+      std::vector<std::string> ptrs;
+      if (const json::value* e = c->if_contains("errors")) {
+        if (auto l = StringList(*e, ChildPointer(cp, "errors"), "errors", &ptrs)) {
+          clause.errors = std::move(*l);
+        }
+      } else if (const json::value* e1 = c->if_contains("error")) {
+        if (auto l = StringList(*e1, ChildPointer(cp, "error"), "error", &ptrs, true)) {
+          clause.errors = std::move(*l);
+        }
+      }
+      if (ptrs.size() == clause.errors.size()) CheckErrorTypes(clause.errors, ptrs);
+      if (const json::value* t = Require(*c, cp, "then", "catch entry")) {
+        std::string tp = ChildPointer(cp, "then");
+        if (t->is_string() && (t->get_string() == "continue" || t->get_string() == "fail")) {
+          clause.then = t->get_string() == "continue" ? core::CatchClause::Then::kContinue
+                                                      : core::CatchClause::Then::kFail;
+        } else if (t->is_object() && t->get_object().size() == 1 &&
+                   t->get_object().contains("output")) {
+          clause.then = core::CatchClause::Then::kOutput;
+          if (auto o = Compile(t->get_object().at("output"), ChildPointer(tp, "output"), scope)) {
+            clause.output = std::move(*o);
+          }
+        } else {
+          r_.AtValue(tp, "'then' must be continue, fail or { output: value }");
+        }
+      }
+      step.catches.push_back(std::move(clause));
+    }
+  }
+
+  void BuildKind(const json::object& s, const std::string& ptr, const std::string& owner,
+                 const ScopeSpec& scope, core::Step& step) {
+    std::vector<std::string> kinds;
+    for (const auto& kv : s) {
+      if (Contains(kStepKinds, kv.key())) kinds.emplace_back(kv.key());
+    }
+    bool unsupported = std::any_of(kUnsupportedKinds.begin(), kUnsupportedKinds.end(),
+                                   [&](const std::string& k) { return s.contains(k); });
+    if (kinds.empty()) {
+      if (!unsupported) {
+        r_.AtValue(ptr, fmt::format("{} has no kind: give one of agent, llm, set, call", owner));
+      }
+      return;
+    }
+    if (kinds.size() > 1) {
+      r_.AtKey(ChildPointer(ptr, kinds[1]),
+               fmt::format("{} has more than one kind ('{}' and '{}'); a step does one thing",
+                           owner, kinds[0], kinds[1]));
+      return;
+    }
+    const std::string& kind = kinds[0];
+    if (s.contains("input") && kind != "agent") {
+      r_.AtKey(ChildPointer(ptr, "input"), "'input' is only valid with 'agent'");
+    }
+    if (s.contains("with") && kind != "call") {
+      r_.AtKey(ChildPointer(ptr, "with"), "'with' is only valid with 'call'");
+    }
+    std::string kp = ChildPointer(ptr, kind);
+    const json::value& kv = s.at(kind);
+    if (kind == "agent") {
+      core::AgentStep a;
+      if (const json::string* name = String(kv, kp, "agent")) {
+        a.agent = *name;
+        out_.refs.push_back({NameRef::Kind::kAgent, a.agent, kp, owner});
+      }
+      if (const json::value* in = s.if_contains("input")) {
+        if (auto t = Compile(*in, ChildPointer(ptr, "input"), scope)) a.input = std::move(*t);
+      }
+      step.kind = std::move(a);
+    } else if (kind == "call") {
+      core::CallStep c;
+      if (const json::string* name = String(kv, kp, "call")) {
+        c.tool = *name;
+        out_.refs.push_back({NameRef::Kind::kTool, c.tool, kp, owner});
+      }
+      if (const json::value* w = s.if_contains("with")) {
+        if (auto t = Compile(*w, ChildPointer(ptr, "with"), scope)) c.with = std::move(*t);
+      }
+      step.kind = std::move(c);
+    } else if (kind == "llm") {
+      step.kind = BuildLlm(kv, kp, owner, scope);
+    } else {
+      step.kind = BuildSet(kv, kp, scope);
+    }
+  }
+
+  core::LlmStep BuildLlm(const json::value& v, const std::string& ptr, const std::string& owner,
+                         const ScopeSpec& scope) {
+    core::LlmStep llm;
+    if (v.is_string()) {
+      if (auto t = Compile(v, ptr, scope)) llm.prompt = std::move(*t);
+      return llm;
+    }
+    const json::object* o = Object(v, ptr, "llm");
+    if (o == nullptr) return llm;
+    CheckKeys(*o, ptr, kLlmKeys, {});
+    if (const json::value* m = o->if_contains("model")) {
+      std::string mp = ChildPointer(ptr, "model");
+      if (const json::string* s = String(*m, mp, "model")) {
+        llm.model = *s;
+        out_.refs.push_back({NameRef::Kind::kModel, llm.model, mp, owner});
+      }
+    }
+    bool has_prompt = o->contains("prompt");
+    bool has_messages = o->contains("messages");
+    if (has_prompt && has_messages) {
+      r_.AtKey(ChildPointer(ptr, "messages"), "give either 'prompt' or 'messages', not both");
+    } else if (!has_prompt && !has_messages) {
+      r_.AtValue(ptr, "'llm' needs 'prompt' or 'messages'");
+    }
+    if (has_prompt) {
+      if (auto t = Compile(o->at("prompt"), ChildPointer(ptr, "prompt"), scope)) {
+        llm.prompt = std::move(*t);
+      }
+    }
+    if (has_messages) {
+      std::string mp = ChildPointer(ptr, "messages");
+      const json::value& m = o->at("messages");
+      bool is_expr = m.is_string() && m.get_string().find("${{") != json::string::npos;
+      if (is_expr || Array(m, mp, "messages") != nullptr) {
+        if (auto t = Compile(m, mp, scope)) llm.messages = std::move(*t);
+      }
+    }
+    if (const json::value* s = o->if_contains("system")) {
+      if (auto t = Compile(*s, ChildPointer(ptr, "system"), scope)) llm.system = std::move(*t);
+    }
+    if (const json::value* s = o->if_contains("output_schema")) {
+      if (Object(*s, ChildPointer(ptr, "output_schema"), "output_schema")) llm.output_schema = *s;
+    }
+    return llm;
+  }
+
+  core::SetStep BuildSet(const json::value& v, const std::string& ptr, const ScopeSpec& scope) {
+    core::SetStep set;
+    const json::object* o = Object(v, ptr, "set");
+    if (o == nullptr) return set;
+    if (o->empty()) r_.AtValue(ptr, "'set' must not be empty");
+    for (const auto& kv : *o) {
+      std::string kp = ChildPointer(ptr, kv.key());
+      core::SetStep::Entry e;
+      e.key = kv.key();
+      std::string_view key = kv.key();
+      if (key.substr(0, 7) == "memory.") {
+        e.to_memory = true;
+        e.memory_key = std::string(key.substr(7));
+        if (!IsIdentifier(e.memory_key)) {
+          r_.AtKey(kp, fmt::format("invalid memory key '{}': use letters, digits and '_'", key));
+          continue;
+        }
+      } else if (!IsIdentifier(key)) {
+        r_.AtKey(kp, fmt::format("invalid key '{}' in 'set': use 'memory.<name>' or a name of "
+                                 "letters, digits and '_'",
+                                 key));
+        continue;
+      }
+      if (auto t = Compile(kv.value(), kp, scope)) {
+        e.value = std::move(*t);
+        set.entries.push_back(std::move(e));
+      }
+    }
+    return set;
+  }
+
+  Reporter& r_;
+  BuildOutput out_;
+};
+
+}  // namespace
+
+BuildOutput BuildWorkflow(const json::value& root, Reporter& reporter) {
+  return Builder(reporter).Build(root);
+}
+
+}  // namespace baton::dsl

@@ -1,0 +1,13 @@
+#pragma once
+
+// First loader pass: JSON (from YAML) -> core::Workflow. Checks keys, types, value ranges and
+// name syntax, compiles every string leaf into an expr::Template, and records what the second
+// pass (checker.hpp) must resolve. Reports every problem it finds; never stops early.
+
+#include "dsl/build_context.hpp"
+
+namespace baton::dsl {
+
+BuildOutput BuildWorkflow(const json::value& root, Reporter& reporter);
+
+}  // namespace baton::dsl

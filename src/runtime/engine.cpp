@@ -1,0 +1,485 @@
+#include "runtime/engine.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "base/duration.hpp"
+#include "base/ids.hpp"
+#include "core/decider.hpp"
+#include "core/run_state.hpp"
+#include "runtime/step_runner.hpp"
+#include "store/store.hpp"
+
+namespace baton::runtime {
+
+namespace asio = boost::asio;
+using Strand = asio::strand<asio::io_context::executor_type>;
+using Limiter = asio::experimental::concurrent_channel<void(boost::system::error_code)>;
+
+namespace {
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "";
+  return buf;
+}
+
+// Appends to the store and resumes the awaiting coroutine on `strand` once durable. Completes
+// inline when the store calls back inline on the strand's thread (the memory store).
+template <typename Token>
+auto AsyncAppend(store::Store& store, Strand strand, std::string run_id,
+                 std::vector<core::Event> events, std::optional<store::RunUpdate> update,
+                 Token&& token) {
+  return asio::async_initiate<Token, void(Status)>(
+      [&store, strand](auto handler, std::string id, std::vector<core::Event> evs,
+                       std::optional<store::RunUpdate> upd) {
+        using Handler = std::decay_t<decltype(handler)>;
+        auto h = std::make_shared<Handler>(std::move(handler));
+        store.Append(std::move(id), std::move(evs), std::move(upd), [h, strand](Status st) {
+          asio::dispatch(strand, [h, st = std::move(st)]() mutable { (*h)(std::move(st)); });
+        });
+      },
+      token, std::move(run_id), std::move(events), std::move(update));
+}
+
+}  // namespace
+
+struct RunCtx {
+  RunCtx(asio::io_context& io, std::shared_ptr<const core::Workflow> wf, std::string run_id)
+      : id(run_id), strand(asio::make_strand(io)), wake(strand), state(std::move(wf), run_id) {}
+
+  std::string id;
+  Strand strand;
+  asio::steady_timer wake;
+  core::RunState state;
+  std::deque<core::StepOutcome> outcomes;
+  std::map<std::pair<int, int32_t>, std::shared_ptr<asio::cancellation_signal>> inflight;
+  bool user_cancel = false;
+  int64_t deadline_ms = 0;
+  int64_t next_poll_ms = 0;
+  Status journal_error;
+
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  RunResult result;
+};
+
+struct Engine::Impl {
+  Impl(store::Store& s, const providers::ModelRegistry& m, tools::ToolRegistry& t, EngineOptions o)
+      : store(s),
+        options(o),
+        clock(o.clock ? *o.clock : SystemClock::Get()),
+        runner(s, m, t, clock, o.blob_threshold),
+        limiter(io, static_cast<size_t>(std::max(1, o.max_concurrency))),
+        work(asio::make_work_guard(io)) {
+    int n = std::max(1, o.threads);
+    for (int i = 0; i < n; ++i) threads.emplace_back([this] { io.run(); });
+  }
+
+  ~Impl() {
+    CancelAll();
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [this] { return active == 0; });
+    }
+    work.reset();
+    io.stop();
+    for (auto& t : threads) t.join();
+  }
+
+  void CancelAll() {
+    std::lock_guard lock(mu);
+    for (auto& [id, ctx] : runs) {
+      auto c = ctx;
+      asio::post(c->strand, [c] {
+        c->user_cancel = true;
+        c->wake.cancel();
+      });
+    }
+  }
+
+  void Launch(std::shared_ptr<RunCtx> ctx, core::Decision first,
+              std::optional<store::RunUpdate> first_update) {
+    {
+      std::lock_guard lock(mu);
+      runs[ctx->id] = ctx;
+      ++active;
+    }
+    asio::co_spawn(ctx->strand, RunLoop(ctx, std::move(first), std::move(first_update)),
+                   asio::detached);
+  }
+
+  asio::awaitable<void> RunLoop(std::shared_ptr<RunCtx> ctx, core::Decision d,
+                                std::optional<store::RunUpdate> update);
+  asio::awaitable<core::StepOutcome> ExecuteInstance(std::shared_ptr<RunCtx> ctx, core::Dispatch d);
+  void Spawn(const std::shared_ptr<RunCtx>& ctx, core::Dispatch d);
+  void Complete(const std::shared_ptr<RunCtx>& ctx);
+
+  store::Store& store;
+  EngineOptions options;
+  Clock& clock;
+  StepRunner runner;
+  asio::io_context io;
+  Limiter limiter;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  std::vector<std::thread> threads;
+
+  std::mutex mu;  // guards runs, active, listener (not run state)
+  std::condition_variable cv;
+  std::map<std::string, std::shared_ptr<RunCtx>> runs;
+  int active = 0;
+  EventListener listener;
+  std::string host = HostName();
+};
+
+void Engine::Impl::Spawn(const std::shared_ptr<RunCtx>& ctx, core::Dispatch d) {
+  auto sig = std::make_shared<asio::cancellation_signal>();
+  auto key = std::make_pair(d.step, d.item);
+  ctx->inflight[key] = sig;
+  core::StepOutcome fallback;
+  fallback.step = d.step;
+  fallback.item = d.item;
+  fallback.attempt = d.attempt;
+  asio::co_spawn(ctx->strand, ExecuteInstance(ctx, std::move(d)),
+                 asio::bind_cancellation_slot(
+                     sig->slot(), [ctx, key, fallback](std::exception_ptr ep, core::StepOutcome o) {
+                       ctx->inflight.erase(key);
+                       if (ep) {
+                         o = fallback;
+                         try {
+                           std::rethrow_exception(ep);
+                         } catch (const std::exception& e) {
+                           o.status =
+                               Internal(fmt::format("step failed unexpectedly: {}", e.what()));
+                         }
+                       }
+                       ctx->outcomes.push_back(std::move(o));
+                       ctx->wake.cancel();
+                     }));
+}
+
+asio::awaitable<core::StepOutcome> Engine::Impl::ExecuteInstance(std::shared_ptr<RunCtx> ctx,
+                                                                 core::Dispatch d) {
+  using namespace asio::experimental::awaitable_operators;
+  const core::Workflow& wf = ctx->state.workflow();
+  const core::Step& step = wf.steps[static_cast<size_t>(d.step)];
+  core::StepOutcome cancelled;
+  cancelled.step = d.step;
+  cancelled.item = d.item;
+  cancelled.attempt = d.attempt;
+  cancelled.status = Cancelled("cancelled before it started");
+
+  // Global concurrency: a channel of capacity max_concurrency used as a semaphore.
+  auto [ec] =
+      co_await limiter.async_send(boost::system::error_code{}, asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return cancelled;
+  struct Permit {
+    Limiter& l;
+    ~Permit() {
+      l.try_receive([](boost::system::error_code) {});
+    }
+  } permit{limiter};
+
+  std::optional<Millis> timeout = step.timeout ? step.timeout : wf.default_timeout;
+  if (!timeout) co_return co_await runner.Run(ctx->state, std::move(d));
+
+  asio::steady_timer timer(ctx->strand, std::chrono::milliseconds(timeout->count()));
+  core::Dispatch copy = d;
+  auto r = co_await (runner.Run(ctx->state, std::move(d)) ||
+                     timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (r.index() == 0) co_return std::get<0>(std::move(r));
+  core::StepOutcome o;
+  o.step = copy.step;
+  o.item = copy.item;
+  o.attempt = copy.attempt;
+  o.status = Status(Code::kDeadlineExceeded,
+                    fmt::format("step '{}' timed out after {}", step.id, FormatDuration(*timeout)),
+                    "timeout");
+  co_return o;
+}
+
+void Engine::Impl::Complete(const std::shared_ptr<RunCtx>& ctx) {
+  {
+    std::lock_guard lock(ctx->done_mu);
+    ctx->result.run_id = ctx->id;
+    ctx->result.status = ctx->state.status();
+    ctx->done = true;
+  }
+  ctx->done_cv.notify_all();
+  std::lock_guard lock(mu);
+  --active;
+  cv.notify_all();
+}
+
+asio::awaitable<void> Engine::Impl::RunLoop(std::shared_ptr<RunCtx> ctx, core::Decision d,
+                                            std::optional<store::RunUpdate> update) {
+  core::RunState& state = ctx->state;
+  for (;;) {
+    // 1. Journal what was decided; nothing starts before it is durable.
+    if (!d.events.empty() || update) {
+      if (d.finished) {
+        if (!update) update.emplace();
+        update->status = state.status();
+        update->outputs = state.outputs();
+        if (!state.error().empty()) {
+          const auto* type = state.error().if_contains("type");
+          const auto* msg = state.error().if_contains("message");
+          update->error = fmt::format(
+              "{}: {}", type && type->is_string() ? type->get_string().c_str() : "error",
+              msg && msg->is_string() ? msg->get_string().c_str() : "");
+        }
+        update->usage = state.usage().ToJson();
+        update->owner_pid = 0;
+      }
+      std::vector<core::Event> events = d.events;
+      Status st = co_await AsyncAppend(store, ctx->strand, ctx->id, std::move(events),
+                                       std::move(update), asio::use_awaitable);
+      update.reset();
+      if (!st.ok()) {
+        // The journal refuses writes: stop everything; the run stays resumable from what is
+        // durable.
+        ctx->journal_error = st;
+        for (auto& [key, sig] : ctx->inflight) sig->emit(asio::cancellation_type::terminal);
+        while (!ctx->inflight.empty()) {
+          ctx->wake.expires_at(asio::steady_timer::time_point::max());
+          co_await ctx->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        break;
+      }
+      EventListener l;
+      {
+        std::lock_guard lock(mu);
+        l = listener;
+      }
+      if (l) {
+        for (const auto& e : d.events) l(ctx->id, e);
+      }
+    }
+    if (d.finished) break;
+    if (d.cancel_in_flight) {
+      for (auto& [key, sig] : ctx->inflight) sig->emit(asio::cancellation_type::terminal);
+    }
+    for (auto& disp : d.dispatch) Spawn(ctx, std::move(disp));
+    int64_t wake_at = d.wake_at_ms;
+    d = core::Decision{};
+
+    // 2. Wait for an outcome, a due retry, a cancel request or the run deadline.
+    while (ctx->outcomes.empty()) {
+      int64_t now = clock.NowMillis();
+      if (ctx->user_cancel && !state.cancel_requested()) {
+        core::Decider::RequestCancel(state, "user", {}, now, d);
+        break;
+      }
+      if (ctx->deadline_ms && now >= ctx->deadline_ms && !state.cancel_requested()) {
+        core::Decider::RequestCancel(
+            state, "timeout",
+            json::object{{"type", "timeout"}, {"message", "the run exceeded its timeout"}}, now, d);
+        break;
+      }
+      if (options.cancel_poll.count() > 0 && now >= ctx->next_poll_ms) {
+        ctx->next_poll_ms = now + options.cancel_poll.count();
+        auto requested = store.IsCancelRequested(ctx->id);
+        if (requested.ok() && *requested && !state.cancel_requested()) {
+          core::Decider::RequestCancel(state, "user", {}, now, d);
+          break;
+        }
+      }
+      if (wake_at && now >= wake_at) {
+        core::Decider::Advance(state, now, d);
+        wake_at = d.wake_at_ms;
+        if (!d.events.empty() || d.finished) break;
+      }
+      int64_t next = INT64_MAX;
+      if (wake_at) next = std::min(next, wake_at);
+      if (ctx->deadline_ms) next = std::min(next, ctx->deadline_ms);
+      if (options.cancel_poll.count() > 0) next = std::min(next, ctx->next_poll_ms);
+      if (next == INT64_MAX) {
+        ctx->wake.expires_at(asio::steady_timer::time_point::max());
+      } else {
+        ctx->wake.expires_after(std::chrono::milliseconds(std::max<int64_t>(0, next - now)));
+      }
+      co_await ctx->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    int64_t now = clock.NowMillis();
+    while (!ctx->outcomes.empty()) {
+      core::StepOutcome o = std::move(ctx->outcomes.front());
+      ctx->outcomes.pop_front();
+      core::Decider::OnOutcome(state, std::move(o), now, d);
+    }
+  }
+  Complete(ctx);
+}
+
+Engine::Engine(store::Store& store, const providers::ModelRegistry& models,
+               tools::ToolRegistry& tools, EngineOptions options)
+    : impl_(std::make_unique<Impl>(store, models, tools, options)) {}
+
+Engine::~Engine() = default;
+
+void Engine::SetListener(EventListener listener) {
+  std::lock_guard lock(impl_->mu);
+  impl_->listener = std::move(listener);
+}
+
+namespace {
+
+bool UsesSim(const core::Workflow& wf) {
+  for (const auto& [name, m] : wf.models) {
+    if (m.provider == "sim") return true;
+  }
+  return false;
+}
+
+// Environment variables visible to expressions as env.*: BATON_* names, except those that look
+// like credentials. Captured once into run_started so a resumed run sees the same values.
+json::object CaptureEnv() {
+  json::object env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.substr(0, 6) != "BATON_") continue;
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string name(kv.substr(0, eq));
+    bool secret = false;
+    for (const char* w : {"KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL"}) {
+      if (name.find(w) != std::string::npos) secret = true;
+    }
+    if (!secret) env[name] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+}  // namespace
+
+Result<std::string> Engine::Start(std::shared_ptr<const core::Workflow> workflow,
+                                  RunOptions options) {
+  BATON_ASSIGN_OR_RETURN(json::object inputs, PrepareInputs(*workflow, std::move(options.inputs)));
+  Impl& impl = *impl_;
+  int64_t now = impl.clock.NowMillis();
+  store::RunRecord rec;
+  rec.id = NewRunId(now);
+  rec.workflow_name = workflow->name;
+  rec.workflow_file = options.workflow_file;
+  if (!options.workflow_source.empty()) {
+    BATON_ASSIGN_OR_RETURN(rec.workflow_blob, impl.store.PutBlob(options.workflow_source));
+  }
+  rec.parent_run = options.parent_run;
+  rec.inputs = inputs;
+  rec.status = core::RunStatus::kRunning;
+  rec.created_ms = now;
+  rec.updated_ms = now;
+  rec.owner_pid = getpid();
+  rec.owner_host = impl.host;
+  BATON_RETURN_IF_ERROR(impl.store.CreateRun(rec));
+
+  auto ctx = std::make_shared<RunCtx>(impl.io, workflow, rec.id);
+  std::optional<Millis> timeout = options.timeout ? options.timeout : workflow->run_timeout;
+  if (timeout) ctx->deadline_ms = now + timeout->count();
+  std::string workdir = options.workdir;
+  if (workdir.empty()) {
+    char buf[4096];
+    if (getcwd(buf, sizeof(buf))) workdir = buf;
+  }
+  core::Decision first;
+  core::Event started =
+      core::RunStartedEvent(inputs, CaptureEnv(), workdir, UsesSim(*workflow), now);
+  // Deciding touches only the new RunState, which no other thread can see yet.
+  ctx->state.Apply(started);
+  first.events.push_back(std::move(started));
+  core::Decider::Advance(ctx->state, now, first);
+  impl.Launch(ctx, std::move(first), std::nullopt);
+  return rec.id;
+}
+
+Status Engine::Resume(std::shared_ptr<const core::Workflow> workflow, const std::string& run_id) {
+  Impl& impl = *impl_;
+  BATON_ASSIGN_OR_RETURN(store::RunRecord rec, impl.store.GetRun(run_id));
+  if (core::IsTerminal(rec.status)) {
+    return FailedPrecondition(
+        fmt::format("run {} already finished ({})", rec.id, core::RunStatusName(rec.status)));
+  }
+  BATON_ASSIGN_OR_RETURN(std::vector<core::Event> events, impl.store.ReadEvents(rec.id));
+  auto ctx = std::make_shared<RunCtx>(impl.io, workflow, rec.id);
+  for (const auto& e : events) ctx->state.Apply(e);
+  int64_t now = impl.clock.NowMillis();
+  core::Decision first;
+  if (events.empty()) {
+    core::Event started =
+        core::RunStartedEvent(rec.inputs, CaptureEnv(), "", UsesSim(*workflow), now);
+    ctx->state.Apply(started);
+    first.events.push_back(std::move(started));
+    core::Decider::Advance(ctx->state, now, first);
+  } else {
+    core::Decider::Recover(ctx->state, now, first);
+  }
+  store::RunUpdate update;
+  update.status = core::RunStatus::kRunning;
+  update.owner_pid = getpid();
+  update.owner_host = impl.host;
+  impl.Launch(ctx, std::move(first), std::move(update));
+  return Status::Ok();
+}
+
+bool Engine::Cancel(const std::string& run_id) {
+  std::shared_ptr<RunCtx> ctx;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->runs.find(run_id);
+    if (it == impl_->runs.end()) return false;
+    ctx = it->second;
+  }
+  asio::post(ctx->strand, [ctx] {
+    ctx->user_cancel = true;
+    ctx->wake.cancel();
+  });
+  return true;
+}
+
+void Engine::CancelAll() { impl_->CancelAll(); }
+
+Result<RunResult> Engine::Wait(const std::string& run_id) {
+  std::shared_ptr<RunCtx> ctx;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->runs.find(run_id);
+    if (it == impl_->runs.end())
+      return NotFound(fmt::format("run {} is not executing here", run_id));
+    ctx = it->second;
+  }
+  {
+    std::unique_lock lock(ctx->done_mu);
+    ctx->done_cv.wait(lock, [&] { return ctx->done; });
+  }
+  if (!ctx->journal_error.ok()) return ctx->journal_error.WithContext("journal");
+  RunResult r = ctx->result;
+  BATON_ASSIGN_OR_RETURN(std::vector<core::Event> events, impl_->store.ReadEvents(run_id));
+  r.summary = SummarizeRun(ctx->state.workflow(), run_id, events);
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->runs.erase(run_id);
+  }
+  return r;
+}
+
+}  // namespace baton::runtime

@@ -1,0 +1,63 @@
+#pragma once
+
+// Executes one dispatched step instance (agent, llm or call) and reports its outcome. Runs on
+// the run's strand; reads the RunState only between suspension points (to render tool
+// templates). Shared by every run of an Engine.
+
+#include <boost/asio/awaitable.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/clock.hpp"
+#include "core/decider.hpp"
+#include "core/run_state.hpp"
+#include "providers/chat_model.hpp"
+
+namespace baton::store {
+class Store;
+}
+namespace baton::providers {
+class ModelRegistry;
+}
+namespace baton::tools {
+class ToolRegistry;
+}
+namespace baton::schema {
+class Schema;
+}
+
+namespace baton::runtime {
+
+class StepRunner {
+ public:
+  StepRunner(store::Store& store, const providers::ModelRegistry& models,
+             tools::ToolRegistry& tools, Clock& clock, int64_t blob_threshold);
+  ~StepRunner();
+
+  // Executes `d` for the run whose state is `state` (owned by the caller's strand, alive until
+  // the returned awaitable completes). Never throws: failures, including cancellation, are in
+  // the outcome's status.
+  boost::asio::awaitable<core::StepOutcome> Run(const core::RunState& state, core::Dispatch d);
+
+ private:
+  boost::asio::awaitable<core::StepOutcome> RunModel(const core::RunState& state, core::Dispatch d);
+  boost::asio::awaitable<core::StepOutcome> RunCall(const core::RunState& state, core::Dispatch d);
+  // The model for a `models:` entry; created once per distinct configuration. Thread-safe.
+  Result<providers::ChatModel*> GetModel(const core::ModelConfig& config);
+  Result<const schema::Schema*> GetSchema(const json::value& schema);
+  // Replaces text longer than the blob threshold with {blob, bytes, preview}.
+  json::value MaybeBlob(const std::string& text);
+
+  store::Store& store_;
+  const providers::ModelRegistry& models_;
+  tools::ToolRegistry& tools_;
+  Clock& clock_;
+  int64_t blob_threshold_;
+  std::mutex mu_;  // guards the caches below (shared by the strands of all runs)
+  std::map<std::string, std::unique_ptr<providers::ChatModel>> model_cache_;
+  std::map<std::string, std::unique_ptr<schema::Schema>> schema_cache_;
+};
+
+}  // namespace baton::runtime

@@ -1,0 +1,88 @@
+#include "store/sqlite/schema.hpp"
+
+#include <string>
+
+namespace baton::store::sqlite {
+namespace {
+
+// JSON columns hold compact JSON text; status holds core::RunStatusName().
+constexpr const char* kCreateSchema = R"sql(
+CREATE TABLE runs (
+  id               TEXT PRIMARY KEY,
+  workflow_name    TEXT NOT NULL,
+  workflow_file    TEXT NOT NULL,
+  workflow_blob    TEXT NOT NULL,
+  parent_run       TEXT NOT NULL,
+  inputs           TEXT NOT NULL,
+  status           TEXT NOT NULL,
+  outputs          TEXT NOT NULL,
+  error            TEXT NOT NULL,
+  created_ms       INTEGER NOT NULL,
+  updated_ms       INTEGER NOT NULL,
+  owner_pid        INTEGER NOT NULL,
+  owner_host       TEXT NOT NULL,
+  cancel_requested INTEGER NOT NULL,
+  last_seq         INTEGER NOT NULL,
+  usage            TEXT NOT NULL
+);
+CREATE INDEX runs_by_time ON runs (created_ms DESC, id DESC);
+CREATE INDEX runs_by_status ON runs (status, created_ms DESC, id DESC);
+CREATE INDEX runs_by_workflow ON runs (workflow_name, created_ms DESC, id DESC);
+CREATE TABLE events (
+  run_id  TEXT NOT NULL REFERENCES runs (id),
+  seq     INTEGER NOT NULL,
+  type    TEXT NOT NULL,
+  step    TEXT NOT NULL,
+  item    INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  time_ms INTEGER NOT NULL,
+  data    TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE blobs (
+  hash TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  data BLOB NOT NULL
+);
+)sql";
+
+}  // namespace
+
+Status ConfigureConnection(Database& db, const SqliteOptions& options) {
+  std::string pragmas = "PRAGMA busy_timeout = " + std::to_string(options.busy_timeout_ms) +
+                        "; PRAGMA foreign_keys = ON; PRAGMA synchronous = " +
+                        (options.synchronous_full ? "FULL" : "NORMAL") + ";";
+  return db.Exec(pragmas.c_str());
+}
+
+Status EnsureSchema(Database& db) {
+  // journal_mode is persistent in the file; setting it again is a no-op.
+  {
+    BATON_ASSIGN_OR_RETURN(Statement * wal, db.Prepare("PRAGMA journal_mode = WAL"));
+    ScopedReset reset(*wal);
+    BATON_ASSIGN_OR_RETURN(bool row, wal->Step());
+    if (!row || wal->ColumnText(0) != "wal") {
+      return FailedPrecondition("journal: cannot switch the database to WAL mode");
+    }
+  }
+  BATON_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  Result<int64_t> version = db.QueryInt("PRAGMA user_version");
+  Status status = version.status();
+  if (status.ok() && *version == 0) {
+    status = db.Exec(kCreateSchema);
+    if (status.ok()) {
+      status = db.Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
+    }
+  } else if (status.ok() && *version != kSchemaVersion) {
+    status = FailedPrecondition("journal: schema version " + std::to_string(*version) +
+                                " is not supported (this build uses " +
+                                std::to_string(kSchemaVersion) + ")");
+  }
+  if (!status.ok()) {
+    (void)db.Exec("ROLLBACK");
+    return status;
+  }
+  return db.Exec("COMMIT");
+}
+
+}  // namespace baton::store::sqlite
