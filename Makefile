@@ -4,7 +4,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 BATON      := $(BUILD)/src/cli/baton
 
-.PHONY: demo test build deps deps-build asan tsan bench clean
+.PHONY: demo test quick-test build deps deps-build bench clean
 
 demo: deps-build
 	cmake -S . -B build-release $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF \
@@ -17,7 +17,7 @@ test: deps build
 
 build:
 	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" >/dev/null
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DBATON_BUILD_BENCH=OFF >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 deps:
@@ -26,8 +26,9 @@ deps:
 deps-build:
 	scripts/install-deps --build
 
-asan: deps
-	$(MAKE) build BUILD=build-asan CMAKE_EXTRA="-DBATON_SANITIZE=address;undefined"
+# The regular suite only, without the sanitizer stages (quick local runs).
+quick-test: deps build
+	BATON_SANITIZERS=0 scripts/run-tests $(BUILD)
 
 bench: deps-build
 	cmake -S . -B build-bench $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF \

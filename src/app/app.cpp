@@ -26,6 +26,20 @@ dsl::LoadOptions Registries::LoadOptions() const {
   return options;
 }
 
+std::vector<dsl::Diagnostic> CheckModels(const core::Workflow& workflow,
+                                         const Registries& registries) {
+  std::vector<dsl::Diagnostic> out;
+  for (const auto& [name, config] : workflow.models) {
+    if (!registries.models.Contains(config.provider)) continue;  // the loader reports it
+    auto model = registries.models.Create(config);
+    if (!model.ok()) {
+      out.push_back({workflow.file, config.loc.line, config.loc.col, "error",
+                     fmt::format("model '{}': {}", name, model.error().message())});
+    }
+  }
+  return out;
+}
+
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound(fmt::format("cannot read {}: {}", path, std::strerror(errno)));

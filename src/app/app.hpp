@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.hpp"
 #include "core/workflow.hpp"
@@ -34,6 +35,12 @@ struct Registries {
   // What the loader needs to know of them: registered tools and providers.
   dsl::LoadOptions LoadOptions() const;
 };
+
+// Creates each of the workflow's models once to check their provider options (e.g. the sim
+// provider's `sim:` block, its replies_file). No network is used. Returns one diagnostic per
+// model that cannot be created, at the model's position.
+std::vector<dsl::Diagnostic> CheckModels(const core::Workflow& workflow,
+                                         const Registries& registries);
 
 // The workflow a run was started with, from the source stored with it.
 Result<std::shared_ptr<const core::Workflow>> LoadRunWorkflow(store::Store& store,

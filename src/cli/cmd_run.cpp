@@ -123,7 +123,8 @@ int Execute(const CommonOptions& common, const core::Workflow& wf, int threads, 
     std::fwrite(text.data(), 1, text.size(), stdout);
   }
   if (result->status == core::RunStatus::kCancelled && signals.fired()) {
-    PrintErr(fmt::format("interrupted; resume with: baton runs resume {}", *id));
+    PrintErr(fmt::format("run {} cancelled by signal; its journal is complete: baton runs show {}",
+                         *id, *id));
   }
   return ExitFor(result->status, signals.fired());
 }
@@ -140,8 +141,15 @@ int RunCommand(const CommonOptions& common, const RunCommandOptions& options) {
     PrintErr("error: " + source.error().message());
     return kExitNotFound;
   }
-  dsl::LoadResult loaded =
-      dsl::LoadWorkflowText(*source, options.file, app::Registries().LoadOptions());
+  app::Registries registries;
+  dsl::LoadResult loaded = dsl::LoadWorkflowText(*source, options.file, registries.LoadOptions());
+  if (loaded.workflow) {
+    auto model_errors = app::CheckModels(*loaded.workflow, registries);
+    if (!model_errors.empty()) {
+      loaded.diagnostics.insert(loaded.diagnostics.end(), model_errors.begin(), model_errors.end());
+      loaded.workflow.reset();
+    }
+  }
   PrintDiagnostics(loaded.diagnostics);
   if (!loaded.workflow) return kExitValidation;
   auto inputs = ParseInputs(*loaded.workflow, options.inputs);

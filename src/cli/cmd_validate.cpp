@@ -1,6 +1,10 @@
 // `baton validate` and `baton graph`.
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "app/app.hpp"
 #include "cli/cli.hpp"
@@ -12,9 +16,24 @@ namespace baton::cli {
 int ValidateCommand(const CommonOptions& common, const std::vector<std::string>& files) {
   bool all_ok = true;
   json::array results;
-  dsl::LoadOptions options = app::Registries().LoadOptions();
+  app::Registries registries;
+  dsl::LoadOptions options = registries.LoadOptions();
+  bool missing = false;
   for (const auto& file : files) {
+    if (access(file.c_str(), R_OK) != 0) {
+      std::fprintf(stderr, "error: cannot read %s: %s\n", file.c_str(), std::strerror(errno));
+      missing = true;
+      all_ok = false;
+      continue;
+    }
     dsl::LoadResult r = dsl::LoadWorkflowFile(file, options);
+    if (r.workflow) {
+      auto model_errors = app::CheckModels(*r.workflow, registries);
+      if (!model_errors.empty()) {
+        r.diagnostics.insert(r.diagnostics.end(), model_errors.begin(), model_errors.end());
+        r.workflow.reset();
+      }
+    }
     bool ok = r.workflow != nullptr;
     all_ok = all_ok && ok;
     if (common.output == OutputFormat::kJson) {
@@ -32,10 +51,15 @@ int ValidateCommand(const CommonOptions& common, const std::vector<std::string>&
     }
   }
   if (common.output == OutputFormat::kJson) std::printf("%s\n", PrettyJson(results).c_str());
+  if (missing) return kExitNotFound;
   return all_ok ? kExitOk : kExitValidation;
 }
 
 int GraphCommand(const std::string& file, const std::string& format) {
+  if (access(file.c_str(), R_OK) != 0) {
+    std::fprintf(stderr, "error: cannot read %s: %s\n", file.c_str(), std::strerror(errno));
+    return kExitNotFound;
+  }
   dsl::LoadResult r = dsl::LoadWorkflowFile(file, app::Registries().LoadOptions());
   for (const auto& d : r.diagnostics)
     std::fprintf(stderr, "%s\n", dsl::FormatDiagnostic(d).c_str());

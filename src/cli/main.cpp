@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/cli.hpp"
+#include "cli/signals.hpp"
 
 namespace {
 
@@ -117,6 +118,8 @@ int main(int argc, char** argv) {
     std::printf("baton %s\n", kVersion);
     return kExitOk;
   }
+  // Before the store or the engine start their threads: they must not receive Ctrl-C.
+  if (run_cmd->parsed() || resume_cmd->parsed()) BlockInterruptSignals();
   if (run_cmd->parsed()) return RunCommand(common, run);
   if (validate_cmd->parsed()) return ValidateCommand(common, validate_files);
   if (graph_cmd->parsed()) return GraphCommand(graph_file, graph_format);

@@ -8,12 +8,26 @@
 
 namespace baton::cli {
 
-SignalWatcher::SignalWatcher(std::function<void()> on_signal) : on_signal_(std::move(on_signal)) {
+namespace {
+
+sigset_t InterruptSet() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  return set;
+}
+
+}  // namespace
+
+void BlockInterruptSignals() {
+  sigset_t set = InterruptSet();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+SignalWatcher::SignalWatcher(std::function<void()> on_signal) : on_signal_(std::move(on_signal)) {
+  BlockInterruptSignals();
+  sigset_t set = InterruptSet();
   thread_ = std::thread([this, set] {
     timespec wait{0, 100'000'000};
     while (!stop_.load()) {

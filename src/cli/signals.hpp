@@ -1,7 +1,7 @@
 #pragma once
 
-// Ctrl-C and SIGTERM for long-running commands. Construct before any other thread exists (the
-// engine's threads inherit the blocked mask); the first signal calls `on_signal` from the
+// Ctrl-C and SIGTERM for long-running commands. Call BlockInterruptSignals() before any other
+// thread exists (they inherit the blocked mask); the first signal calls `on_signal` from the
 // watcher thread, a second one exits the process at once with status 130 (the journal is
 // consistent at every point, so nothing is lost).
 
@@ -10,6 +10,11 @@
 #include <thread>
 
 namespace baton::cli {
+
+// Blocks SIGINT and SIGTERM in the calling thread, so every thread created afterwards (the
+// store's writer, the engine's workers) inherits the mask and only the watcher receives them.
+// Call first thing in main() for commands that install a SignalWatcher.
+void BlockInterruptSignals();
 
 class SignalWatcher {
  public:

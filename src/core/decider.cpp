@@ -280,6 +280,13 @@ void StartStep(RunState& state, Decision& out, int i, int64_t now) {
 
 void Finish(RunState& state, Decision& out, int64_t now) {
   const Workflow& wf = state.workflow();
+  // Steps the run stopped in the middle of (items not started when it was cancelled or failed)
+  // end failed, so no step of a finished run is left running.
+  std::vector<int> unfinished = state.active_steps();
+  for (int i : unfinished) {
+    FailStep(state, out, i, -1, 0,
+             ErrorObject("cancelled", "the run stopped before this step finished"), now);
+  }
   Event e;
   e.type = EventType::kRunFinished;
   if (state.cancel_requested()) {
@@ -398,7 +405,9 @@ void Decider::Advance(RunState& state, int64_t now, Decision& out) {
   for (int i : active) {
     auto& st = state.step(i);
     if (st.status != StepStatus::kRunning) continue;
-    for (size_t k = 0; k < st.instances.size(); ++k) {
+    // Only instances waiting to retry matter here; skipping the scan keeps a fan-out's outcomes
+    // O(1) each instead of O(items).
+    for (size_t k = 0; st.waiting_retries > 0 && k < st.instances.size(); ++k) {
       auto& in = st.instances[k];
       if (!in.waiting_retry) continue;
       if (in.retry_at_ms <= now) {

@@ -125,6 +125,7 @@ void RunState::Apply(const Event& e) {
         st->items = items->get_array();
       }
       st->instances.assign(st->items.size(), InstanceState{});
+      st->waiting_retries = 0;
       if (st->status == StepStatus::kPending) active_.push_back(si);
       st->status = StepStatus::kRunning;
       st->started_ms = e.time_ms;
@@ -136,6 +137,8 @@ void RunState::Apply(const Event& e) {
       if (!in.waiting_retry) {
         ++st->running;
         if (e.item >= 0 && e.item >= st->next_item) st->next_item = e.item + 1;
+      } else {
+        --st->waiting_retries;
       }
       in.waiting_retry = false;
       in.status = StepStatus::kRunning;
@@ -154,6 +157,7 @@ void RunState::Apply(const Event& e) {
     case EventType::kRetryScheduled: {
       if (!st) break;
       InstanceState& in = instance();
+      if (!in.waiting_retry) ++st->waiting_retries;
       in.waiting_retry = true;
       in.status = StepStatus::kPending;
       in.retry_at_ms = e.time_ms + IntField(e.data, "delay_ms");
@@ -211,6 +215,7 @@ void RunState::Apply(const Event& e) {
         } else if (in.waiting_retry) {
           --st->running;
         }
+        if (in.waiting_retry) --st->waiting_retries;
         in.waiting_retry = false;
         in.status = StepStatus::kFailed;
         in.error = err;

@@ -46,6 +46,7 @@ struct StepState {
   json::array items;                     // for_each values
   std::vector<InstanceState> instances;  // one, or one per item
   int running = 0;                       // instances running (or waiting to retry)
+  int waiting_retries = 0;               // instances with waiting_retry set
   int done = 0;                          // instances finished (succeeded or failed)
   int next_item = 0;                     // next for_each instance to start
   int64_t started_ms = 0;

@@ -25,7 +25,8 @@ const std::vector<std::string>& ErrorVocabulary() {
       "rate_limited", "overloaded",      "server_error",   "timeout",
       "network",      "context_length",  "content_filter", "invalid_request",
       "auth",         "quota_exhausted", "tool_error",     "schema_validation",
-      "expression",   "budget_exceeded", "cancelled",      "internal"};
+      "expression",   "budget_exceeded", "cancelled",      "needs_attention",
+      "stalled",      "internal"};
   return kTypes;
 }
 

@@ -663,6 +663,12 @@ class Builder {
     }
     if (const json::value* e = b->if_contains("on_exceed")) {
       if (auto m = Enum(*e, "/budget/on_exceed", "on_exceed", {"fail", "pause", "downgrade"})) {
+        if (*m != "fail") {
+          r_.AtValue("/budget/on_exceed",
+                     fmt::format("on_exceed: {} is not supported by this version of baton (only "
+                                 "fail)",
+                                 *m));
+        }
         budget.on_exceed = *m;
       }
     }

@@ -29,6 +29,7 @@ class Checker {
     FindCycles();
     ResolveNames();
     CheckProviders();
+    CheckLlmModels();
     CheckExpressions();
   }
 
@@ -176,8 +177,8 @@ class Checker {
               r_.AtValue(ref.pointer, fmt::format("tool name missing after '{}.'", server));
             }
           } else if (!wf_.tools.count(ref.name) &&
-                     std::find(options_.host_tools.begin(), options_.host_tools.end(),
-                               ref.name) == options_.host_tools.end()) {
+                     std::find(options_.host_tools.begin(), options_.host_tools.end(), ref.name) ==
+                         options_.host_tools.end()) {
             r_.AtValue(ref.pointer, fmt::format("{} {} unknown tool '{}'{}", ref.owner,
                                                 ref.kind == NameRef::Kind::kTool ? "calls" : "uses",
                                                 ref.name, DidYouMean(ref.name, tools)));
@@ -185,6 +186,20 @@ class Checker {
           break;
         }
       }
+    }
+  }
+
+  // An `llm:` step without `model:` uses the workflow's only model; with several, it must say.
+  void CheckLlmModels() {
+    for (size_t i = 0; i < wf_.steps.size(); ++i) {
+      const auto* llm = std::get_if<core::LlmStep>(&wf_.steps[i].kind);
+      if (!llm || !llm->model.empty() || wf_.models.size() == 1) continue;
+      r_.AtKey(out_.steps[i].pointer + "/llm",
+               wf_.models.empty()
+                   ? std::string("an 'llm' step needs a model, and 'models:' declares none")
+                   : fmt::format("this 'llm' step must name its model: the workflow declares {} "
+                                 "models",
+                                 wf_.models.size()));
     }
   }
 
@@ -198,10 +213,10 @@ class Checker {
       }
       std::string known;
       for (const auto& p : options_.providers) known += (known.empty() ? "" : ", ") + p;
-      r_.AtValue("/models/" + name + "/provider",
-                 fmt::format("model '{}' uses unknown provider '{}'{} (this build has: {})", name,
-                             model.provider, DidYouMean(model.provider, options_.providers),
-                             known));
+      r_.AtValue(
+          "/models/" + name + "/provider",
+          fmt::format("model '{}' uses unknown provider '{}'{} (this build has: {})", name,
+                      model.provider, DidYouMean(model.provider, options_.providers), known));
     }
   }
 

@@ -47,7 +47,7 @@ defaults:
            backoff: { initial: 500ms, factor: 3, max: 1m, jitter: none } }
   timeout: 5m
   run_timeout: 1h
-budget: { max_cost_usd: 2.5, max_tokens: 200000, on_exceed: pause }
+budget: { max_cost_usd: 2.5, max_tokens: 200000, on_exceed: fail }
 steps:
   - id: plan
     llm: { model: fast, prompt: "List ${{ inputs.depth }} questions about ${{ inputs.topic }}",
@@ -75,7 +75,7 @@ steps:
   - id: remember
     set: { memory.total: "${{ steps.count.output }}", label: done }
   - id: ask
-    llm: "Summarise ${{ memory.total }}"
+    llm: { model: fast, prompt: "Summarise ${{ memory.total }}" }
 outputs:
   total: ${{ steps.count.output }}
   plan: ${{ steps.plan.output }}
@@ -129,7 +129,7 @@ TEST(LoaderTest, BuildsTheModel) {
   EXPECT_EQ(wf.run_timeout, Millis(3600000));
   EXPECT_EQ(wf.budget.max_cost_usd, 2.5);
   EXPECT_EQ(wf.budget.max_tokens, 200000);
-  EXPECT_EQ(wf.budget.on_exceed, "pause");
+  EXPECT_EQ(wf.budget.on_exceed, "fail");
 
   ASSERT_EQ(wf.steps.size(), 5u);
   const core::Step& plan = wf.steps[0];

@@ -26,18 +26,18 @@ struct ErrorKind {
   Code code;
 };
 
-constexpr std::array<ErrorKind, 11> kErrorKinds = {{
+// The model-related words of the workflow error vocabulary (docs/runtime.md).
+constexpr std::array<ErrorKind, 10> kErrorKinds = {{
     {"rate_limited", Code::kResourceExhausted},
     {"overloaded", Code::kUnavailable},
     {"server_error", Code::kUnavailable},
     {"timeout", Code::kDeadlineExceeded},
     {"network", Code::kUnavailable},
     {"invalid_request", Code::kInvalidArgument},
-    {"authentication", Code::kFailedPrecondition},
-    {"permission_denied", Code::kFailedPrecondition},
-    {"not_found", Code::kNotFound},
+    {"auth", Code::kFailedPrecondition},
+    {"quota_exhausted", Code::kResourceExhausted},
     {"content_filter", Code::kFailedPrecondition},
-    {"context_length_exceeded", Code::kInvalidArgument},
+    {"context_length", Code::kInvalidArgument},
 }};
 
 std::string KnownErrorTypes() {
