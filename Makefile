@@ -6,8 +6,10 @@ BATON      := $(BUILD)/src/cli/baton
 
 .PHONY: demo test quick-test build deps deps-build bench clean
 
+RELEASE    := -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG"
+
 demo: deps-build
-	cmake -S . -B build-release $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF \
+	cmake -S . -B build-release $(CMAKE_GEN) $(RELEASE) -DBATON_BUILD_TESTS=OFF \
 	  -DBATON_BUILD_BENCH=OFF -DBATON_BUILD_FUZZ=OFF >/dev/null
 	cmake --build build-release -j $(JOBS) --target baton
 	./build-release/src/cli/baton run examples/quickstart.yaml -i topic="durable multi-agent workflows" --store .baton/demo.db
@@ -31,9 +33,9 @@ quick-test: deps build
 	BATON_SANITIZERS=0 scripts/run-tests $(BUILD)
 
 bench: deps-build
-	cmake -S . -B build-bench $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF \
-	  -DBATON_BUILD_FUZZ=OFF >/dev/null
-	cmake --build build-bench -j $(JOBS)
+	cmake -S . -B build-bench $(CMAKE_GEN) $(RELEASE) -DBATON_BUILD_TESTS=OFF \
+	  -DBATON_BUILD_FUZZ=OFF -DBATON_BUILD_BENCH=ON >/dev/null
+	cmake --build build-bench -j $(JOBS) --target baton_bench
 	bench/run build-bench
 
 clean:

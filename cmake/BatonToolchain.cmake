@@ -12,8 +12,9 @@ endif()
 add_library(baton_warnings INTERFACE)
 target_compile_options(baton_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow
                        -Wnon-virtual-dtor -Wno-missing-field-initializers
-                       # GCC 12 false positive on Asio coroutine frames (GCC bug 109224).
-                       -Wno-mismatched-new-delete)
+                       # GCC 12 false positives: Asio coroutine frames (GCC bug 109224) and
+                       # inlined std::string copies at -O3 (GCC bug 105329).
+                       -Wno-mismatched-new-delete -Wno-restrict)
 if(BATON_WERROR)
   target_compile_options(baton_warnings INTERFACE -Werror)
 endif()

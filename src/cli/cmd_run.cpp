@@ -81,7 +81,9 @@ int Execute(const CommonOptions& common, const core::Workflow& wf, int threads, 
             store::Store& store,
             const std::function<Result<std::string>(runtime::Engine&)>& start) {
   bool tty = isatty(STDERR_FILENO);
-  Progress progress(common.output, tty);
+  std::vector<std::string> step_ids;
+  for (const auto& step : wf.steps) step_ids.push_back(step.id);
+  Progress progress(common.output, tty, std::move(step_ids));
   runtime::Engine* engine_ptr = nullptr;
   SignalWatcher signals([&] {
     if (engine_ptr) engine_ptr->CancelAll();
@@ -96,8 +98,8 @@ int Execute(const CommonOptions& common, const core::Workflow& wf, int threads, 
   engine.SetListener([&](const std::string& id, const core::Event& e) { progress.OnEvent(id, e); });
   if (UsesSim(wf)) {
     PrintErr(
-        "note: this workflow uses the built-in sim provider: replies are simulated and "
-        "deterministic, and cost nothing");
+        "note: this workflow uses the built-in sim provider: replies, token counts and prices "
+        "are simulated (deterministic; no model is called)");
   }
   auto id = start(engine);
   if (!id.ok()) {

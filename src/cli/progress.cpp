@@ -18,8 +18,10 @@ double Num(const json::object& o, std::string_view k) {
 
 }  // namespace
 
-Progress::Progress(OutputFormat format, bool stderr_is_tty)
-    : format_(format), tty_(stderr_is_tty) {}
+Progress::Progress(OutputFormat format, bool stderr_is_tty, std::vector<std::string> step_ids)
+    : format_(format), tty_(stderr_is_tty), order_(std::move(step_ids)) {
+  for (const auto& id : order_) rows_.try_emplace(id);
+}
 
 void Progress::OnEvent(const std::string& run_id, const core::Event& e) {
   std::lock_guard lock(mu_);
@@ -42,6 +44,9 @@ void Progress::OnEvent(const std::string& run_id, const core::Event& e) {
     auto [it, inserted] = rows_.try_emplace(e.step);
     if (inserted) order_.push_back(e.step);
     Row& r = it->second;
+    if (r.status == "pending" && e.type == core::EventType::kStepSucceeded && e.item < 0) {
+      r.started_ms = e.time_ms;  // an inline step: started and finished at once
+    }
     switch (e.type) {
       case core::EventType::kFanOut:
         if (const auto* c = e.data.if_contains("count"); c && c->is_number()) {
@@ -109,24 +114,29 @@ void Progress::Redraw(bool force) {
     if (r.status == "succeeded" || r.status == "failed" || r.status == "skipped") ++done;
     if (r.status == "running" || r.status == "retrying") ++running;
   }
-  // Show running steps and the most recent others, at most kMaxRows.
+  // In file order; when there are more steps than rows, a window that starts just before the
+  // first unfinished step.
+  size_t first = 0;
+  while (first < order_.size()) {
+    const std::string& st = rows_[order_[first]].status;
+    if (st != "succeeded" && st != "failed" && st != "skipped") break;
+    ++first;
+  }
+  size_t begin = 0;
+  if (order_.size() > kMaxRows) {
+    begin = first > 2 ? first - 2 : 0;
+    begin = std::min(begin, order_.size() - kMaxRows);
+  }
   std::vector<const std::string*> shown;
-  for (const auto& id : order_) {
-    if (rows_[id].status == "running" || rows_[id].status == "retrying") shown.push_back(&id);
+  for (size_t i = begin; i < order_.size() && shown.size() < kMaxRows; ++i) {
+    shown.push_back(&order_[i]);
   }
-  for (auto it = order_.rbegin(); it != order_.rend() && shown.size() < kMaxRows; ++it) {
-    const Row& r = rows_[*it];
-    if (r.status != "running" && r.status != "retrying") shown.push_back(&*it);
-  }
-  if (shown.size() > kMaxRows) shown.resize(kMaxRows);
-  std::sort(shown.begin(), shown.end(), [&](const std::string* a, const std::string* b) {
-    return rows_[*a].started_ms < rows_[*b].started_ms;
-  });
   for (const auto* id : shown) {
     const Row& r = rows_[*id];
     const char* color = r.status == "succeeded" ? "\x1b[32m"
                         : r.status == "failed"  ? "\x1b[31m"
                         : r.status == "skipped" ? "\x1b[2m"
+                        : r.status == "pending" ? "\x1b[2m"
                                                 : "\x1b[33m";
     std::string name = *id;
     if (r.items >= 0) name += fmt::format(" [{}/{}]", r.items_done, r.items);

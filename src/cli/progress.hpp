@@ -17,7 +17,8 @@ namespace baton::cli {
 
 class Progress {
  public:
-  Progress(OutputFormat format, bool stderr_is_tty);
+  // `step_ids` are the workflow's steps in file order: the table lists them from the start.
+  Progress(OutputFormat format, bool stderr_is_tty, std::vector<std::string> step_ids);
   void OnEvent(const std::string& run_id, const core::Event& e);
   // Draws the final table (terminal mode) and stops redrawing.
   void Finish();

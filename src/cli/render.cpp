@@ -147,9 +147,11 @@ std::string RenderSummary(const json::object& s, bool trace) {
   out += header + "\n";
   if (const auto* u = Get(s, "usage"); u && u->is_object()) {
     const auto& uo = u->get_object();
-    out +=
-        fmt::format("usage: {} input + {} output tokens · {}\n", Thousands(Int(uo, "input_tokens")),
-                    Thousands(Int(uo, "output_tokens")), Money(Num(uo, "cost_usd")));
+    out += fmt::format("usage: {} model calls · {} input + {} output tokens · {}",
+                       Int(s, "model_calls"), Thousands(Int(uo, "input_tokens")),
+                       Thousands(Int(uo, "output_tokens")), Money(Num(uo, "cost_usd")));
+    if (Get(s, "confidence")) out += fmt::format(" · mean confidence {:.2f}", Num(s, "confidence"));
+    out += "\n";
   }
   if (const auto* e = Get(s, "error"); e && e->is_object()) {
     const auto& eo = e->get_object();

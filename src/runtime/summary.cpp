@@ -27,6 +27,9 @@ json::object SummarizeRun(const core::Workflow& workflow, const std::string& run
   out["outputs"] = state.outputs().is_null() ? json::value(json::object()) : state.outputs();
   if (!state.error().empty() && status != core::RunStatus::kSucceeded) out["error"] = state.error();
   json::object steps;
+  double run_conf_sum = 0;
+  int run_conf_n = 0;
+  int64_t model_calls = 0;
   for (size_t i = 0; i < workflow.steps.size(); ++i) {
     const auto& st = state.step(static_cast<int>(i));
     json::object s;
@@ -50,12 +53,18 @@ json::object SummarizeRun(const core::Workflow& workflow, const std::string& run
           }
         }
         if (conf_n) s["confidence"] = conf_sum / conf_n;
+        run_conf_sum += conf_sum;
+        run_conf_n += conf_n;
+        model_calls += static_cast<int64_t>(it->second.size());
+        s["model_calls"] = it->second.size();
       }
     }
     steps[workflow.steps[i].id] = std::move(s);
   }
   out["steps"] = std::move(steps);
   out["usage"] = state.usage().ToJson();
+  out["model_calls"] = model_calls;
+  if (run_conf_n) out["confidence"] = run_conf_sum / run_conf_n;
   if (!events.empty()) {
     out["started_ms"] = events.front().time_ms;
     if (core::IsTerminal(status))
