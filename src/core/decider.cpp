@@ -93,7 +93,7 @@ Result<json::object> RenderInput(const RunState& state, int i, int32_t item) {
 }
 
 // Applies the step's `output:` template to `result`.
-Result<json::value> Reshape(const RunState& state, int i, const json::value& result) {
+Result<json::value> Reshape(const RunState& state, int i, json::value result) {
   const Step& step = state.workflow().steps[static_cast<size_t>(i)];
   if (!step.output) return result;
   StepEnv env(state);
@@ -111,10 +111,10 @@ void FailStep(RunState& state, Decision& out, int i, int32_t item, int32_t attem
 }
 
 // Records success of the step as a whole with `result` (reshaped by `output:`).
-void SucceedStep(RunState& state, Decision& out, int i, int32_t attempt, const json::value& result,
+void SucceedStep(RunState& state, Decision& out, int i, int32_t attempt, json::value result,
                  int64_t now, const json::object* caught = nullptr) {
   const Step& step = state.workflow().steps[static_cast<size_t>(i)];
-  auto reshaped = Reshape(state, i, result);
+  auto reshaped = Reshape(state, i, std::move(result));
   if (!reshaped.ok()) {
     FailStep(state, out, i, -1, attempt, ErrorObject(reshaped.error()), now);
     return;
@@ -441,7 +441,7 @@ void Decider::OnOutcome(RunState& state, StepOutcome o, int64_t now, Decision& o
       Emit(state, out, std::move(e), now);
       MaybeCompleteFanOut(state, out, o.step, now);
     } else {
-      SucceedStep(state, out, o.step, o.attempt, o.output, now);
+      SucceedStep(state, out, o.step, o.attempt, std::move(o.output), now);
     }
   } else {
     std::string type = o.status.ErrorType();

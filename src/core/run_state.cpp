@@ -60,18 +60,27 @@ RunState::RunState(std::shared_ptr<const Workflow> workflow, std::string run_id)
   env_ = json::object();
 }
 
-void RunState::UpdateStepView(int i) {
+void RunState::UpdateStepView(int i, json::value output) {
   const auto& st = steps_[static_cast<size_t>(i)];
-  json::object v;
-  v["status"] = StepStatusName(st.status);
-  v["output"] = st.output;
-  v["attempts"] = st.attempts;
-  if (!st.error.empty()) v["error"] = st.error;
-  if (!st.usage.empty()) v["usage"] = st.usage.ToJson();
+  json::object v(steps_view_.storage());
+  v.reserve(5);
+  v.emplace("status", StepStatusName(st.status));
+  v.emplace("output", std::move(output));
+  v.emplace("attempts", st.attempts);
+  if (!st.error.empty()) v.emplace("error", st.error);
+  if (!st.usage.empty()) v.emplace("usage", st.usage.ToJson());
   steps_view_.get_object()[workflow_->steps[static_cast<size_t>(i)].id] = std::move(v);
 }
 
-void RunState::FinishStep(int i, StepStatus status, int64_t time_ms) {
+const json::value& RunState::StepOutput(int i) const {
+  static const json::value kNull;
+  const auto* v = steps_view_.get_object().if_contains(workflow_->steps[static_cast<size_t>(i)].id);
+  if (!v) return kNull;
+  const auto* out = v->get_object().if_contains("output");
+  return out ? *out : kNull;
+}
+
+void RunState::FinishStep(int i, StepStatus status, int64_t time_ms, json::value output) {
   auto& st = steps_[static_cast<size_t>(i)];
   if (st.status == StepStatus::kRunning) {
     for (size_t k = 0; k < active_.size(); ++k) {
@@ -84,7 +93,7 @@ void RunState::FinishStep(int i, StepStatus status, int64_t time_ms) {
   ++finished_steps_;
   st.status = status;
   st.finished_ms = time_ms;
-  UpdateStepView(i);
+  UpdateStepView(i, std::move(output));
   for (int d : workflow_->dependents[static_cast<size_t>(i)]) {
     if (--steps_[static_cast<size_t>(d)].pending_needs == 0) ready_.push_back(d);
   }
@@ -104,6 +113,9 @@ void RunState::Apply(const Event& e) {
     case EventType::kRunStarted: {
       status_ = RunStatus::kRunning;
       started_ms_ = e.time_ms;
+      if (const auto* sim = e.data.if_contains("sim"); sim && sim->is_bool()) {
+        uses_sim_ = sim->get_bool();
+      }
       if (const auto* in = e.data.if_contains("inputs"); in && in->is_object()) {
         inputs_ = in->get_object();
         inputs_value_ = inputs_;
@@ -150,7 +162,7 @@ void RunState::Apply(const Event& e) {
         active_.push_back(si);
         st->status = StepStatus::kRunning;
         st->started_ms = e.time_ms;
-        UpdateStepView(si);
+        UpdateStepView(si, nullptr);
       }
       break;
     }
@@ -179,7 +191,7 @@ void RunState::Apply(const Event& e) {
           --st->running;
         }
         in.status = StepStatus::kSucceeded;
-        in.output = out ? *out : json::value();
+        if (item_level) in.output = out ? *out : json::value();  // kept for the fan-in
         if (in.attempts == 0) {  // inline steps (set) record no step_started
           in.attempts = 1;
           ++st->attempts;
@@ -187,18 +199,19 @@ void RunState::Apply(const Event& e) {
         ++st->done;
       }
       if (!item_level) {
+        json::value output;
         if (out) {
-          st->output = *out;
+          output = *out;
         } else if (st->fanned_out) {
           json::array arr;
           arr.reserve(st->instances.size());
           for (const auto& in : st->instances) arr.push_back(in.output);
-          st->output = std::move(arr);
+          output = std::move(arr);
         }
         if (const auto* c = e.data.if_contains("caught"); c && c->is_object()) {
           st->error = c->get_object();
         }
-        FinishStep(si, StepStatus::kSucceeded, e.time_ms);
+        FinishStep(si, StepStatus::kSucceeded, e.time_ms, std::move(output));
       }
       break;
     }
@@ -245,7 +258,7 @@ void RunState::Apply(const Event& e) {
         mem[key->get_string()] = *v;
       } else if (const auto* from = e.data.if_contains("from_step"); from && from->is_string()) {
         int fi = workflow_->StepIndex(from->get_string());
-        if (fi >= 0) mem[key->get_string()] = steps_[static_cast<size_t>(fi)].output;
+        if (fi >= 0) mem[key->get_string()] = StepOutput(fi);
       }
       break;
     }
@@ -254,6 +267,13 @@ void RunState::Apply(const Event& e) {
       if (const auto* u = e.data.if_contains("usage"); u && u->is_object()) {
         usage_.Add(u->get_object());
         if (st) st->usage.Add(u->get_object());
+      }
+      if (st && e.type == EventType::kModelCalled) {
+        ++st->model_calls;
+        if (const auto* c = e.data.if_contains("confidence"); c && c->is_number()) {
+          ++st->confidence_n;
+          st->confidence_sum += c->to_number<double>();
+        }
       }
       break;
     }
@@ -271,6 +291,7 @@ void RunState::Apply(const Event& e) {
     case EventType::kNeedsAttention:
       break;
     case EventType::kRunFinished: {
+      finished_ms_ = e.time_ms;
       if (const auto* s = e.data.if_contains("status"); s && s->is_string()) {
         if (auto rs = RunStatusFromName(s->get_string())) status_ = *rs;
       }

@@ -51,10 +51,12 @@ struct StepState {
   int next_item = 0;                     // next for_each instance to start
   int64_t started_ms = 0;
   int64_t finished_ms = 0;
-  json::value output;
   json::object error;
   UsageTotals usage;
-  int32_t attempts = 0;  // total attempts over instances
+  int32_t attempts = 0;      // total attempts over instances
+  int32_t model_calls = 0;   // model_called events
+  int32_t confidence_n = 0;  // model calls whose output carried a confidence
+  double confidence_sum = 0;
 };
 
 class RunState {
@@ -70,10 +72,14 @@ class RunState {
   RunStatus status() const { return status_; }
   uint64_t last_seq() const { return last_seq_; }
   int64_t started_ms() const { return started_ms_; }
+  int64_t finished_ms() const { return finished_ms_; }  // time of run_finished (0 before)
+  bool uses_sim() const { return uses_sim_; }           // run_started said sim: true
   bool cancel_requested() const { return cancel_requested_; }
   const std::vector<StepState>& steps() const { return steps_; }
   StepState& step(int i) { return steps_[static_cast<size_t>(i)]; }
   const StepState& step(int i) const { return steps_[static_cast<size_t>(i)]; }
+  // The output of step `i` (null until it succeeds). Lives in steps_view(), stored once.
+  const json::value& StepOutput(int i) const;
   const json::object& inputs() const { return inputs_; }
   const UsageTotals& usage() const { return usage_; }
   const json::object& error() const { return error_; }
@@ -106,14 +112,16 @@ class RunState {
   size_t finished_steps() const { return finished_steps_; }
 
  private:
-  void FinishStep(int i, StepStatus status, int64_t time_ms);
-  void UpdateStepView(int i);
+  void FinishStep(int i, StepStatus status, int64_t time_ms, json::value output = nullptr);
+  void UpdateStepView(int i, json::value output);
 
   std::shared_ptr<const Workflow> workflow_;
   std::string run_id_;
   RunStatus status_ = RunStatus::kPending;
   uint64_t last_seq_ = 0;
   int64_t started_ms_ = 0;
+  int64_t finished_ms_ = 0;
+  bool uses_sim_ = false;
   bool cancel_requested_ = false;
   json::object inputs_;
   json::value inputs_value_;

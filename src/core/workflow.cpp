@@ -10,7 +10,7 @@ const char* StepKindName(const StepKind& kind) {
 }
 
 int Workflow::StepIndex(std::string_view id) const {
-  auto it = step_index.find(std::string(id));
+  auto it = step_index.find(id);
   return it == step_index.end() ? -1 : it->second;
 }
 

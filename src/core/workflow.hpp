@@ -185,7 +185,11 @@ struct Workflow {
 
   // Derived by Finalize(): step index by id, resolved `needs` as indices, and the reverse
   // edges. Read-only afterwards.
-  std::unordered_map<std::string, int> step_index;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, int, StringHash, std::equal_to<>> step_index;
   std::vector<std::vector<int>> needs_idx;
   std::vector<std::vector<int>> dependents;
 

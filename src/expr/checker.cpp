@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "base/text.hpp"
 #include "expr/functions.hpp"
 #include "expr/value.hpp"
 
@@ -412,37 +413,11 @@ class Checker {
   std::vector<std::pair<std::string, Type>> locals_;
 };
 
-// Optimal string alignment distance: insertions, deletions, substitutions and adjacent
-// transpositions ("stpes" -> "steps") each cost one.
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
 }  // namespace
 
 std::string Suggest(std::string_view name, const std::vector<std::string>& candidates) {
-  std::string best;
-  size_t best_d = std::max<size_t>(1, std::min<size_t>(3, name.size() / 3 + 1)) + 1;
-  for (const auto& c : candidates) {
-    size_t d = EditDistance(name, c);
-    if (d < best_d) {
-      best_d = d;
-      best = c;
-    }
-  }
-  return best;
+  return ClosestMatch(name, candidates,
+                      std::max<size_t>(1, std::min<size_t>(3, name.size() / 3 + 1)));
 }
 
 std::vector<ExprError> CheckTree(const Node& root, const Scope& scope) {

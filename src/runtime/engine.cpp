@@ -151,6 +151,7 @@ struct Engine::Impl {
   int active = 0;
   EventListener listener;
   std::string host = HostName();
+  json::object env;  // the env.* context, captured when the engine starts
 };
 
 void Engine::Impl::Spawn(const std::shared_ptr<RunCtx>& ctx, core::Dispatch d) {
@@ -252,7 +253,18 @@ asio::awaitable<void> Engine::Impl::RunLoop(std::shared_ptr<RunCtx> ctx, core::D
         update->usage = state.usage().ToJson();
         update->owner_pid = 0;
       }
-      std::vector<core::Event> events = d.events;
+      EventListener l;
+      {
+        std::lock_guard lock(mu);
+        l = listener;
+      }
+      // The listener sees the events after they are durable: keep a copy only when there is one.
+      std::vector<core::Event> events;
+      if (l) {
+        events = d.events;
+      } else {
+        events = std::move(d.events);
+      }
       Status st = co_await AsyncAppend(store, ctx->strand, ctx->id, std::move(events),
                                        std::move(update), asio::use_awaitable);
       update.reset();
@@ -266,11 +278,6 @@ asio::awaitable<void> Engine::Impl::RunLoop(std::shared_ptr<RunCtx> ctx, core::D
           co_await ctx->wake.async_wait(asio::as_tuple(asio::use_awaitable));
         }
         break;
-      }
-      EventListener l;
-      {
-        std::lock_guard lock(mu);
-        l = listener;
       }
       if (l) {
         for (const auto& e : d.events) l(ctx->id, e);
@@ -331,10 +338,6 @@ asio::awaitable<void> Engine::Impl::RunLoop(std::shared_ptr<RunCtx> ctx, core::D
   Complete(ctx);
 }
 
-Engine::Engine(store::Store& store, const providers::ModelRegistry& models,
-               tools::ToolRegistry& tools, EngineOptions options)
-    : impl_(std::make_unique<Impl>(store, models, tools, options)) {}
-
 Engine::~Engine() = default;
 
 void Engine::SetListener(EventListener listener) {
@@ -372,6 +375,12 @@ json::object CaptureEnv() {
 
 }  // namespace
 
+Engine::Engine(store::Store& store, const providers::ModelRegistry& models,
+               tools::ToolRegistry& tools, EngineOptions options)
+    : impl_(std::make_unique<Impl>(store, models, tools, options)) {
+  impl_->env = CaptureEnv();
+}
+
 Result<std::string> Engine::Start(std::shared_ptr<const core::Workflow> workflow,
                                   RunOptions options) {
   BATON_ASSIGN_OR_RETURN(json::object inputs, PrepareInputs(*workflow, std::move(options.inputs)));
@@ -391,9 +400,12 @@ Result<std::string> Engine::Start(std::shared_ptr<const core::Workflow> workflow
   rec.updated_ms = now;
   rec.owner_pid = getpid();
   rec.owner_host = impl.host;
-  BATON_RETURN_IF_ERROR(impl.store.CreateRun(rec));
+  // Queued ahead of the run's first append (same group commit); a failure to create it surfaces
+  // as that append's error, which Wait reports.
+  std::string id = rec.id;
+  impl.store.CreateRunAsync(std::move(rec), [](Status) {});
 
-  auto ctx = std::make_shared<RunCtx>(impl.io, workflow, rec.id);
+  auto ctx = std::make_shared<RunCtx>(impl.io, workflow, id);
   std::optional<Millis> timeout = options.timeout ? options.timeout : workflow->run_timeout;
   if (timeout) ctx->deadline_ms = now + timeout->count();
   std::string workdir = options.workdir;
@@ -402,14 +414,13 @@ Result<std::string> Engine::Start(std::shared_ptr<const core::Workflow> workflow
     if (getcwd(buf, sizeof(buf))) workdir = buf;
   }
   core::Decision first;
-  core::Event started =
-      core::RunStartedEvent(inputs, CaptureEnv(), workdir, UsesSim(*workflow), now);
+  core::Event started = core::RunStartedEvent(inputs, impl.env, workdir, UsesSim(*workflow), now);
   // Deciding touches only the new RunState, which no other thread can see yet.
   ctx->state.Apply(started);
   first.events.push_back(std::move(started));
   core::Decider::Advance(ctx->state, now, first);
   impl.Launch(ctx, std::move(first), std::nullopt);
-  return rec.id;
+  return id;
 }
 
 Status Engine::Resume(std::shared_ptr<const core::Workflow> workflow, const std::string& run_id) {
@@ -425,8 +436,7 @@ Status Engine::Resume(std::shared_ptr<const core::Workflow> workflow, const std:
   int64_t now = impl.clock.NowMillis();
   core::Decision first;
   if (events.empty()) {
-    core::Event started =
-        core::RunStartedEvent(rec.inputs, CaptureEnv(), "", UsesSim(*workflow), now);
+    core::Event started = core::RunStartedEvent(rec.inputs, impl.env, "", UsesSim(*workflow), now);
     ctx->state.Apply(started);
     first.events.push_back(std::move(started));
     core::Decider::Advance(ctx->state, now, first);
@@ -473,8 +483,8 @@ Result<RunResult> Engine::Wait(const std::string& run_id) {
   }
   if (!ctx->journal_error.ok()) return ctx->journal_error.WithContext("journal");
   RunResult r = ctx->result;
-  BATON_ASSIGN_OR_RETURN(std::vector<core::Event> events, impl_->store.ReadEvents(run_id));
-  r.summary = SummarizeRun(ctx->state.workflow(), run_id, events);
+  // The run is finished: its state is no longer touched by the strand.
+  r.summary = SummarizeState(ctx->state);
   {
     std::lock_guard lock(impl_->mu);
     impl_->runs.erase(run_id);

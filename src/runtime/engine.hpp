@@ -32,6 +32,10 @@ namespace baton::tools {
 class ToolRegistry;
 }
 
+namespace baton::core {
+class RunState;
+}
+
 namespace baton::runtime {
 
 struct EngineOptions {
@@ -96,6 +100,9 @@ class Engine {
 // Applies defaults and validates `inputs` against the workflow's declared inputs. Unknown
 // inputs, missing required ones and schema violations are errors naming the input.
 Result<json::object> PrepareInputs(const core::Workflow& workflow, json::object inputs);
+
+// The summary of a run from its folded state (no trace).
+json::object SummarizeState(const core::RunState& state);
 
 // The summary of a run from its events: {run_id, status, outputs, error?, steps: {ID: {status,
 // output, attempts, usage, started_ms?, duration_ms?, trace?}}, usage}. `with_trace` adds each

@@ -6,6 +6,26 @@
 #include "schema/validator.hpp"
 
 namespace baton::runtime {
+namespace {
+
+// Compiled input schemas, shared by every run of the process: compiling a schema costs far more
+// than validating a value with it. Keyed by the schema's canonical text.
+Result<std::shared_ptr<const schema::Schema>> CompiledSchema(const json::value& s) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const schema::Schema>>* cache =
+      new std::map<std::string, std::shared_ptr<const schema::Schema>>();
+  std::string key = CanonicalJson(s);
+  std::lock_guard lock(mu);
+  auto it = cache->find(key);
+  if (it != cache->end()) return it->second;
+  auto compiled = schema::Schema::Compile(s);
+  if (!compiled.ok()) return compiled.error();
+  auto ptr = std::make_shared<const schema::Schema>(std::move(compiled).value());
+  if (cache->size() < 4096) cache->emplace(std::move(key), ptr);
+  return ptr;
+}
+
+}  // namespace
 
 Result<json::object> PrepareInputs(const core::Workflow& workflow, json::object inputs) {
   std::set<std::string> declared;
@@ -30,12 +50,12 @@ Result<json::object> PrepareInputs(const core::Workflow& workflow, json::object 
     } else {
       return InvalidArgument(fmt::format("missing required input '{}'", in.name));
     }
-    auto schema = schema::Schema::Compile(in.schema);
+    auto schema = CompiledSchema(in.schema);
     if (!schema.ok()) {
       return InvalidArgument(
           fmt::format("input '{}': invalid schema: {}", in.name, schema.error().message()));
     }
-    auto errors = schema->Validate(value);
+    auto errors = (*schema)->Validate(value);
     if (!errors.empty()) {
       return InvalidArgument(fmt::format("input '{}': {}", in.name, schema::FormatErrors(errors)));
     }

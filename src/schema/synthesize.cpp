@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/hash.hpp"
+#include "base/text.hpp"
 
 namespace baton::schema {
 namespace {
@@ -86,22 +87,7 @@ std::string Slug(std::string_view text) {
   return out.empty() ? "item" : out;
 }
 
-size_t CodePoints(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
 
-std::string TruncateCodePoints(std::string_view s, size_t limit) {
-  size_t seen = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
-      if (seen == limit) return std::string(s.substr(0, i));
-      ++seen;
-    }
-  }
-  return std::string(s);
-}
 
 std::optional<double> Number(const json::object& s, std::string_view key) {
   const json::value* v = s.if_contains(key);
@@ -575,10 +561,10 @@ class Synthesizer {
     if (text.empty()) text = Sentence(slot);
     size_t min = Count(s, "minLength").value_or(0);
     size_t max = Count(s, "maxLength").value_or(std::numeric_limits<size_t>::max());
-    while (CodePoints(text) < min) text += CodePoints(text) + 1 < min ? " More detail." : ".";
-    if (CodePoints(text) > max) {
-      text = TruncateCodePoints(text, max);
-      while (!text.empty() && text.back() == ' ' && CodePoints(text) > min) text.pop_back();
+    while (Utf8Length(text) < min) text += Utf8Length(text) + 1 < min ? " More detail." : ".";
+    if (Utf8Length(text) > max) {
+      text = Utf8Prefix(text, max);
+      while (!text.empty() && text.back() == ' ' && Utf8Length(text) > min) text.pop_back();
     }
     return json::value(text);
   }

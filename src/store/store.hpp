@@ -65,6 +65,11 @@ class Store {
   // Creates the run row. Fails with kAlreadyExists if the id is taken.
   virtual Status CreateRun(const RunRecord& run) = 0;
 
+  // Like CreateRun, but queued with the appends instead of waited for: an Append for the run
+  // issued after this call is ordered after the creation (and typically committed in the same
+  // group). `done` reports the creation's outcome. The default calls CreateRun inline.
+  virtual void CreateRunAsync(RunRecord run, AppendCallback done) { done(CreateRun(run)); }
+
   // Appends `events` (seqs must continue the run's sequence without gaps) and applies `update`,
   // atomically. `done` runs when the batch is durable, with the error otherwise. After an I/O
   // error the store refuses every later append with that same error (then `done` may run inline

@@ -77,15 +77,23 @@ Cmd RunCmd(const std::vector<std::string>& argv, const fs::path& dir) {
   return {code, ReadAll(out), ReadAll(err)};
 }
 
+// Opens the journal as the next baton process would (read-write, so a hot WAL left by the killed
+// process is recovered) and runs PRAGMA integrity_check.
 std::string IntegrityCheck(const fs::path& db) {
   sqlite3* h = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    std::string err = sqlite3_errmsg(h);
     sqlite3_close(h);
-    return "cannot open";
+    return "cannot open: " + err;
   }
+  sqlite3_busy_timeout(h, 5000);
   std::string result;
   sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, nullptr);
+  if (sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, nullptr) != SQLITE_OK) {
+    std::string err = sqlite3_errmsg(h);
+    sqlite3_close(h);
+    return "cannot check: " + err;
+  }
   while (sqlite3_step(st) == SQLITE_ROW) {
     result += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
   }

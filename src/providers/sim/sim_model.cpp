@@ -15,6 +15,7 @@
 
 #include "base/duration.hpp"
 #include "base/hash.hpp"
+#include "base/text.hpp"
 #include "providers/pricing.hpp"
 #include "schema/synthesize.hpp"
 
@@ -281,23 +282,7 @@ const T& Pick(const std::array<T, N>& options, uint64_t& state) {
   return options[SplitMix64(state) % N];
 }
 
-size_t CodePoints(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
 
-// The first `limit` code points of `s`.
-std::string TruncateCodePoints(std::string_view s, size_t limit) {
-  size_t seen = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
-      if (seen == limit) return std::string(s.substr(0, i));
-      ++seen;
-    }
-  }
-  return std::string(s);
-}
 
 int64_t Tokens(size_t chars, double tokens_per_char) {
   return static_cast<int64_t>(std::ceil(static_cast<double>(chars) * tokens_per_char));
@@ -333,7 +318,7 @@ std::vector<std::string> KeyWords(const ChatRequest& r, size_t limit) {
   if (source == nullptr) return words;
   std::string word;
   auto flush = [&] {
-    if (CodePoints(word) >= 3 && !IsStopWord(word) &&
+    if (Utf8Length(word) >= 3 && !IsStopWord(word) &&
         std::find(words.begin(), words.end(), word) == words.end() && words.size() < limit) {
       words.push_back(word);
     }
@@ -498,14 +483,14 @@ void SimModel::Finish(const ChatRequest& request, ChatResponse& response) const 
   uint64_t state = CallHash(options_.seed, "reasoning", request, false, true);
   double tpc = options_.tokens_per_char;
   size_t input_chars = 0;
-  for (const auto& m : request.messages) input_chars += CodePoints(m.content);
+  for (const auto& m : request.messages) input_chars += Utf8Length(m.content);
   response.usage.input_tokens = Tokens(input_chars, tpc);
-  response.usage.output_tokens = Tokens(CodePoints(response.text), tpc);
+  response.usage.output_tokens = Tokens(Utf8Length(response.text), tpc);
   response.finish_reason = "stop";
   if (request.max_tokens && *request.max_tokens >= 0 &&
       response.usage.output_tokens > *request.max_tokens) {
     size_t keep = static_cast<size_t>(static_cast<double>(*request.max_tokens) / tpc);
-    response.text = TruncateCodePoints(response.text, keep);
+    response.text = Utf8Prefix(response.text, keep);
     response.structured.reset();
     response.usage.output_tokens = *request.max_tokens;
     response.finish_reason = "length";
@@ -513,7 +498,7 @@ void SimModel::Finish(const ChatRequest& request, ChatResponse& response) const 
   if (options_.reasoning) {
     response.reasoning = fmt::format("[sim] {} ({}), then answer briefly.", Pick(kThoughts, state),
                                      JoinWords(KeyWords(request, 3)));
-    response.usage.reasoning_tokens = Tokens(CodePoints(response.reasoning), tpc);
+    response.usage.reasoning_tokens = Tokens(Utf8Length(response.reasoning), tpc);
     response.usage.output_tokens += response.usage.reasoning_tokens;
   }
   response.usage.cost_usd = price_.Cost(response.usage);

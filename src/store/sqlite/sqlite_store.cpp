@@ -198,7 +198,21 @@ class SqliteStore final : public Store {
 
   Status CreateRun(const RunRecord& run) override {
     if (run.id.empty()) return InvalidArgument("run id is empty");
-    return RunOnWriter([&run](Database& db) -> Status {
+    return RunOnWriter([&run](Database& db) { return InsertRun(db, run); });
+  }
+
+  void CreateRunAsync(RunRecord run, AppendCallback done) override {
+    if (run.id.empty()) {
+      done(InvalidArgument("run id is empty"));
+      return;
+    }
+    auto shared = std::make_shared<RunRecord>(std::move(run));
+    Enqueue(WriteOp{
+        {}, {}, {}, [shared](Database& db) { return InsertRun(db, *shared); }, std::move(done)});
+  }
+
+  static Status InsertRun(Database& db, const RunRecord& run) {
+    {
       std::string inputs = boost::json::serialize(run.inputs);
       std::string outputs = boost::json::serialize(run.outputs);
       std::string usage = boost::json::serialize(run.usage);
@@ -222,7 +236,7 @@ class SqliteStore final : public Store {
       BATON_RETURN_IF_ERROR(insert->Run());
       if (db.Changes() == 0) return {Code::kAlreadyExists, "run " + run.id + " already exists"};
       return Status::Ok();
-    });
+    }
   }
 
   void Append(std::string run_id, std::vector<core::Event> events, std::optional<RunUpdate> update,
@@ -457,23 +471,35 @@ class SqliteStore final : public Store {
         return;
       }
     }
-    // A lone op needs no savepoint: when it fails, the whole transaction is rolled back.
-    const bool isolate = group.size() > 1;
+    // A lone op needs no savepoint: when it fails, the whole transaction is rolled back. Appends
+    // need none either: ApplyAppend checks the sequence before it writes anything, so after its
+    // first write only an I/O error (which fails the whole group) can stop it.
+    const bool many = group.size() > 1;
     for (size_t i = 0; i < group.size() && fatal.ok(); ++i) {
+      const bool isolate = many && group[i].apply != nullptr;
       if (isolate) {
         fatal = RunControl(kSavepoint);
         if (!fatal.ok()) break;
       }
       WriteOp& op = group[i];
       Status status = op.apply ? op.apply(db) : ApplyAppend(db, op);
+      if (!op.apply && !status.ok() && status.code() != Code::kNotFound &&
+          status.code() != Code::kFailedPrecondition) {
+        // Not a validation failure: the append may have written part of its rows.
+        fatal = status;
+        break;
+      }
       if (status.ok()) {
         if (isolate) fatal = RunControl(kRelease);
       } else if (sqlite::IsIoError(status)) {
         fatal = status;
-      } else if (isolate) {
+      } else if (isolate || (many && !op.apply)) {
+        // An isolated op rolls back to its savepoint; a failed append wrote nothing.
         results[i] = std::move(status);
-        fatal = RunControl(kRollbackTo);
-        if (fatal.ok()) fatal = RunControl(kRelease);
+        if (isolate) {
+          fatal = RunControl(kRollbackTo);
+          if (fatal.ok()) fatal = RunControl(kRelease);
+        }
       } else {
         results[i] = std::move(status);
         fatal = RunControl(kRollback);
