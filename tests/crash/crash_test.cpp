@@ -194,7 +194,8 @@ TEST_F(CrashTest, KillNineAtRandomPointsThenResume) {
     std::string run_id(runs->as_array()[0].at("run_id").as_string());
     std::string status(runs->as_array()[0].at("status").as_string());
     if (status == "succeeded") {
-      ASSERT_EQ(code, 128 + SIGKILL);  // finished just before the kill landed
+      // The run finished before the kill landed: the process exited, or died while exiting.
+      ASSERT_TRUE(code == 0 || code == 128 + SIGKILL) << "exit " << code;
       ++finished_first;
       continue;
     }
