@@ -118,10 +118,10 @@ int Execute(const CommonOptions& common, const core::Workflow& wf, int threads, 
     return kExitError;
   }
   if (common.output == OutputFormat::kJson) {
-    std::string out = PrettyJson(result->summary) + "\n";
+    std::string out = PrettyJson(result->summary()) + "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
   } else if (common.output == OutputFormat::kText) {
-    std::string text = RenderSummary(result->summary, false);
+    std::string text = RenderSummary(result->summary(), false);
     std::fwrite(text.data(), 1, text.size(), stdout);
   }
   if (result->status == core::RunStatus::kCancelled && signals.fired()) {

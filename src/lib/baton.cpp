@@ -211,7 +211,7 @@ Result<runtime::RunResult> Baton::Wait(const std::string& run_id) {
   runtime::RunResult result;
   result.run_id = rec.id;
   result.status = rec.status;
-  result.summary = runtime::SummarizeRun(*workflow, rec.id, events);
+  result.set_summary(runtime::SummarizeRun(*workflow, rec.id, events));
   return result;
 }
 

@@ -484,7 +484,7 @@ Result<RunResult> Engine::Wait(const std::string& run_id) {
   if (!ctx->journal_error.ok()) return ctx->journal_error.WithContext("journal");
   RunResult r = ctx->result;
   // The run is finished: its state is no longer touched by the strand.
-  r.summary = SummarizeState(ctx->state);
+  r.final_state = std::shared_ptr<const core::RunState>(ctx, &ctx->state);
   {
     std::lock_guard lock(impl_->mu);
     impl_->runs.erase(run_id);

@@ -59,7 +59,17 @@ struct RunOptions {
 struct RunResult {
   std::string run_id;
   core::RunStatus status = core::RunStatus::kPending;
-  json::object summary;  // {run_id, status, outputs, error?, steps, usage}
+
+  // {run_id, status, outputs, error?, steps: {ID: {status, output, attempts, usage}}, usage},
+  // built on first use (from the run's final state, or as given by set_summary), so callers that
+  // need only the status pay nothing for it. Not safe to call concurrently on one RunResult.
+  const json::object& summary() const;
+  void set_summary(json::object summary);
+
+  std::shared_ptr<const core::RunState> final_state;  // set for results of Engine::Wait
+
+ private:
+  mutable std::shared_ptr<json::object> summary_;
 };
 
 using EventListener = std::function<void(const std::string& run_id, const core::Event& event)>;

@@ -5,6 +5,18 @@
 
 namespace baton::runtime {
 
+const json::object& RunResult::summary() const {
+  if (!summary_) {
+    summary_ =
+        std::make_shared<json::object>(final_state ? SummarizeState(*final_state) : json::object());
+  }
+  return *summary_;
+}
+
+void RunResult::set_summary(json::object summary) {
+  summary_ = std::make_shared<json::object>(std::move(summary));
+}
+
 json::object SummarizeState(const core::RunState& state) {
   const core::Workflow& workflow = state.workflow();
   json::object out;

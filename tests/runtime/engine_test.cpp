@@ -46,7 +46,7 @@ class EngineTest : public ::testing::Test {
   tools::ToolRegistry tools_;
 };
 
-const json::object& Steps(const RunResult& r) { return r.summary.at("steps").as_object(); }
+const json::object& Steps(const RunResult& r) { return r.summary().at("steps").as_object(); }
 
 TEST_F(EngineTest, AgentsFanOutAndJoinOnSim) {
   auto wf = Load(R"y(
@@ -72,13 +72,13 @@ outputs:
   answers: ${{ steps.work.output }}
 )y");
   RunResult r = RunToEnd(wf, json::object{{"topic", "tides"}});
-  ASSERT_EQ(r.status, core::RunStatus::kSucceeded) << ToJson(r.summary);
-  EXPECT_EQ(r.summary.at("outputs").at("answers").as_array().size(), 3u);
-  EXPECT_GT(r.summary.at("usage").at("input_tokens").as_int64(), 0);
+  ASSERT_EQ(r.status, core::RunStatus::kSucceeded) << ToJson(r.summary());
+  EXPECT_EQ(r.summary().at("outputs").at("answers").as_array().size(), 3u);
+  EXPECT_GT(r.summary().at("usage").at("input_tokens").as_int64(), 0);
   EXPECT_EQ(Steps(r).at("work").at("items").to_number<int>(), 3);
   // Deterministic: the same inputs give the same outputs.
   RunResult again = RunToEnd(wf, json::object{{"topic", "tides"}});
-  EXPECT_EQ(CanonicalJson(again.summary.at("outputs")), CanonicalJson(r.summary.at("outputs")));
+  EXPECT_EQ(CanonicalJson(again.summary().at("outputs")), CanonicalJson(r.summary().at("outputs")));
 }
 
 TEST_F(EngineTest, ExecToolPassesArgvLiterally) {
@@ -96,9 +96,9 @@ outputs:
   n: ${{ steps.b.output.n + 1 }}
 )y");
   RunResult r = RunToEnd(wf);
-  ASSERT_EQ(r.status, core::RunStatus::kSucceeded) << ToJson(r.summary);
-  EXPECT_EQ(r.summary.at("outputs").at("a").as_string(), "a; rm -rf / $(id)");
-  EXPECT_EQ(r.summary.at("outputs").at("n").as_int64(), 42);
+  ASSERT_EQ(r.status, core::RunStatus::kSucceeded) << ToJson(r.summary());
+  EXPECT_EQ(r.summary().at("outputs").at("a").as_string(), "a; rm -rf / $(id)");
+  EXPECT_EQ(r.summary().at("outputs").at("n").as_int64(), 42);
 }
 
 TEST_F(EngineTest, FailingToolRetriesThenFailsWithToolError) {
@@ -183,7 +183,7 @@ outputs:
 )y",
                  dsl::LoadOptions{tools_.Names(), {}});
   RunResult r = RunToEnd(wf);
-  EXPECT_EQ(r.summary.at("outputs").at("x").as_int64(), 42);
+  EXPECT_EQ(r.summary().at("outputs").at("x").as_int64(), 42);
 }
 
 TEST_F(EngineTest, InputsAreDefaultedAndValidated) {
@@ -198,7 +198,7 @@ outputs:
   v: ${{ steps.x.output.v }}
 )y");
   RunResult r = RunToEnd(wf);
-  EXPECT_EQ(r.summary.at("outputs").at("v").as_int64(), 20);
+  EXPECT_EQ(r.summary().at("outputs").at("v").as_int64(), 20);
   Engine engine(*store_, models_, tools_, {});
   RunOptions bad;
   bad.inputs = json::object{{"n", 0}};
@@ -241,7 +241,7 @@ outputs:
     auto r = engine.Wait(ids[static_cast<size_t>(i)]);
     ASSERT_TRUE(r.ok());
     ASSERT_EQ(r->status, core::RunStatus::kSucceeded);
-    EXPECT_EQ(r->summary.at("outputs").at("w").as_int64(), 2 * i + 1);
+    EXPECT_EQ(r->summary().at("outputs").at("w").as_int64(), 2 * i + 1);
     auto rec = (*db)->GetRun(ids[static_cast<size_t>(i)]);
     ASSERT_TRUE(rec.ok());
     EXPECT_EQ(rec->status, core::RunStatus::kSucceeded);
