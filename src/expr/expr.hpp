@@ -53,6 +53,7 @@ class Env {
 class ObjectEnv final : public Env {
  public:
   explicit ObjectEnv(const json::object& obj) : obj_(obj) {}
+  explicit ObjectEnv(json::object&&) = delete;  // would dangle: the Env keeps a reference
   const json::value* Lookup(std::string_view name) const override;
 
  private:

@@ -66,12 +66,19 @@ auto AsyncAppend(store::Store& store, Strand strand, std::string run_id,
 
 struct RunCtx {
   RunCtx(asio::io_context& io, std::shared_ptr<const core::Workflow> wf, std::string run_id)
-      : id(run_id), strand(asio::make_strand(io)), wake(strand), state(std::move(wf), run_id) {}
+      : id(run_id),
+        strand(asio::make_strand(io)),
+        wake(strand),
+        state_owner(std::make_shared<core::RunState>(std::move(wf), run_id)),
+        state(*state_owner) {}
 
   std::string id;
   Strand strand;
   asio::steady_timer wake;
-  core::RunState state;
+  // Shared so that a RunResult can keep the final state without keeping the strand and timer,
+  // which must not outlive the engine's io_context.
+  std::shared_ptr<core::RunState> state_owner;
+  core::RunState& state;
   std::deque<core::StepOutcome> outcomes;
   std::map<std::pair<int, int32_t>, std::shared_ptr<asio::cancellation_signal>> inflight;
   bool user_cancel = false;
@@ -484,7 +491,7 @@ Result<RunResult> Engine::Wait(const std::string& run_id) {
   if (!ctx->journal_error.ok()) return ctx->journal_error.WithContext("journal");
   RunResult r = ctx->result;
   // The run is finished: its state is no longer touched by the strand.
-  r.final_state = std::shared_ptr<const core::RunState>(ctx, &ctx->state);
+  r.final_state = ctx->state_owner;
   {
     std::lock_guard lock(impl_->mu);
     impl_->runs.erase(run_id);

@@ -98,7 +98,8 @@ TEST(ParserTest, SourceAndValidity) {
   ASSERT_TRUE(e.ok());
   EXPECT_TRUE(e->valid());
   EXPECT_EQ(e->source(), "inputs.name");
-  ObjectEnv env(json::object{});
+  json::object empty;
+  ObjectEnv env(empty);
   EXPECT_FALSE(empty.Evaluate(env).ok());
 }
 

@@ -90,7 +90,8 @@ TEST(TemplateTest, ConstantTreesRenderByCopy) {
   auto t = Template::Compile(*raw);
   ASSERT_TRUE(t.ok());
   EXPECT_TRUE(t->IsConstant());
-  ObjectEnv env(json::object{});
+  json::object empty;
+  ObjectEnv env(empty);
   EXPECT_EQ(ToCompactJson(*t->Render(env)), R"({"a":[1,"x"],"b":"${{ y }}"})");
 }
 
@@ -109,7 +110,8 @@ TEST(TemplateTest, RenderErrorNamesTheLeaf) {
   auto raw = ParseJson(R"({"x": ["${{ nope }}"]})");
   auto t = Template::Compile(*raw);
   ASSERT_TRUE(t.ok());
-  ObjectEnv env(json::object{});
+  json::object empty;
+  ObjectEnv env(empty);
   auto out = t->Render(env);
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.error().message(), "/x/0: unknown name 'nope'");
