@@ -98,8 +98,8 @@ TEST(ParserTest, SourceAndValidity) {
   ASSERT_TRUE(e.ok());
   EXPECT_TRUE(e->valid());
   EXPECT_EQ(e->source(), "inputs.name");
-  json::object empty;
-  ObjectEnv env(empty);
+  json::object no_values;
+  ObjectEnv env(no_values);
   EXPECT_FALSE(empty.Evaluate(env).ok());
 }
 
