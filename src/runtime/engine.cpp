@@ -110,6 +110,8 @@ struct Engine::Impl {
       std::unique_lock lock(mu);
       cv.wait(lock, [this] { return active == 0; });
     }
+    // The store's callbacks hold the runs' strands: let it drop them while the io_context lives.
+    (void)store.Flush();
     work.reset();
     io.stop();
     for (auto& t : threads) t.join();
@@ -180,6 +182,8 @@ void Engine::Impl::Spawn(const std::shared_ptr<RunCtx>& ctx, core::Dispatch d) {
                          } catch (const std::exception& e) {
                            o.status =
                                Internal(fmt::format("step failed unexpectedly: {}", e.what()));
+                         } catch (...) {
+                           o.status = Internal("step failed unexpectedly");
                          }
                        }
                        ctx->outcomes.push_back(std::move(o));

@@ -100,7 +100,8 @@ class Store {
   virtual Result<std::string> PutBlob(std::string_view bytes) = 0;
   virtual Result<std::string> GetBlob(std::string_view hash) = 0;
 
-  // Waits until every Append issued before this call has completed.
+  // Waits until every Append issued before this call has completed and its callback has been
+  // run and destroyed (so the store no longer holds anything the callback captured).
   virtual Status Flush() = 0;
 };
 

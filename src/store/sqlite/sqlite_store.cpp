@@ -467,14 +467,15 @@ class SqliteStore final : public Store {
       results.assign(group.size(), Status::Ok());
       CommitGroup(group, results);
       FinishGroup(group, results);
-      group.clear();
     }
   }
 
   // Reports a committed group to its callers and hands the write connection back. Called by
   // whichever thread committed it (the writer, or a leader in Append) while writing_ is set.
   // The connection is released before the callbacks run, so that a callback's own next append
-  // can lead its commit in turn.
+  // can lead its commit in turn. The ops (and the callbacks, which may hold their callers'
+  // executors) are destroyed before the group counts as completed: once Flush() returns, the
+  // store holds nothing of its callers.
   void FinishGroup(std::vector<WriteOp>& group, std::vector<Status>& results) {
     {
       std::lock_guard lock(mu_);
@@ -484,9 +485,11 @@ class SqliteStore final : public Store {
     for (size_t i = 0; i < group.size(); ++i) {
       if (group[i].done) group[i].done(std::move(results[i]));
     }
+    size_t n = group.size();
+    group.clear();
     {
       std::lock_guard lock(mu_);
-      completed_ += group.size();
+      completed_ += n;
     }
     flush_cv_.notify_all();
   }
