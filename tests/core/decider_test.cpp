@@ -199,6 +199,43 @@ steps:
   EXPECT_EQ(h.state.error().at("type").as_string(), "server_error");
 }
 
+TEST(DeciderTest, ForEachItemRetriesAloneAndKeepsItemOrder) {
+  auto wf = Load(std::string(R"(
+baton: 1
+name: fan-retry
+)") + kModels + R"(
+defaults:
+  retry: { max_attempts: 2, backoff: { initial: 10ms, max: 10ms } }
+steps:
+  - { id: f, for_each: "${{ [1, 2, 3] }}", agent: a, input: "${{ item }}" }
+outputs:
+  all: ${{ steps.f.output }}
+)");
+  Harness h(wf);
+  ASSERT_EQ(h.pending.size(), 3u);
+  Dispatch d0 = h.Pop(), d1 = h.Pop(), d2 = h.Pop();
+  h.Fail(d1, Status(Code::kUnavailable, "503", "server_error"));
+  EXPECT_TRUE(h.pending.empty());
+  EXPECT_GT(h.last.wake_at_ms, 0);
+  h.Succeed(d0, "r0");
+  h.Succeed(d2, "r2");
+  EXPECT_EQ(h.state.status(), RunStatus::kRunning);
+  h.now += 10;
+  Decision d;
+  Decider::Advance(h.state, h.now, d);
+  h.Take(d);
+  ASSERT_EQ(h.pending.size(), 1u);
+  Dispatch again = h.Pop();
+  EXPECT_EQ(again.item, 1);
+  EXPECT_EQ(again.attempt, 2);
+  h.Succeed(again, "r1");
+  ASSERT_EQ(h.state.status(), RunStatus::kSucceeded);
+  const auto& all = h.state.outputs().at("all").as_array();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[1].as_string(), "r1");
+  EXPECT_EQ(h.state.step(0).attempts, 4);
+}
+
 TEST(DeciderTest, RetryDelayIsFullJitterCappedExponential) {
   RetryPolicy p;
   p.backoff.initial = Millis(100);
