@@ -241,26 +241,7 @@ class SqliteStore final : public Store {
 
   void Append(std::string run_id, std::vector<core::Event> events, std::optional<RunUpdate> update,
               AppendCallback done) override {
-    WriteOp op{std::move(run_id), std::move(events), std::move(update), {}, std::move(done)};
-    // Leader commit (as in LevelDB): when nothing is queued and the writer is idle, commit this
-    // batch on the caller's thread and skip two thread hand-offs. Under load the queue is rarely
-    // empty, and batches go through the writer thread's group commit as before. Either way one
-    // thread at a time uses the write connection (writing_).
-    {
-      std::unique_lock lock(mu_);
-      if (bg_error_.ok() && queue_.empty() && !writing_ && !stopping_) {
-        writing_ = true;
-        ++enqueued_;
-        lock.unlock();
-        std::vector<WriteOp> group;
-        group.push_back(std::move(op));
-        std::vector<Status> results(1, Status::Ok());
-        CommitGroup(group, results);
-        FinishGroup(group, results);
-        return;
-      }
-    }
-    Enqueue(std::move(op));
+    Enqueue(WriteOp{std::move(run_id), std::move(events), std::move(update), {}, std::move(done)});
   }
 
   Result<std::vector<core::Event>> ReadEvents(std::string_view run_id, uint64_t after_seq,
@@ -458,10 +439,8 @@ class SqliteStore final : public Store {
     for (;;) {
       {
         std::unique_lock lock(mu_);
-        queue_cv_.wait(lock,
-                       [&] { return (!queue_.empty() && !writing_) || (stopping_ && !writing_); });
+        queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
         if (queue_.empty()) return;  // stopping, and everything queued has been written
-        writing_ = true;
         group.swap(queue_);
       }
       results.assign(group.size(), Status::Ok());
@@ -470,18 +449,10 @@ class SqliteStore final : public Store {
     }
   }
 
-  // Reports a committed group to its callers and hands the write connection back. Called by
-  // whichever thread committed it (the writer, or a leader in Append) while writing_ is set.
-  // The connection is released before the callbacks run, so that a callback's own next append
-  // can lead its commit in turn. The ops (and the callbacks, which may hold their callers'
+  // Reports a committed group. The ops (and the callbacks, which may hold their callers'
   // executors) are destroyed before the group counts as completed: once Flush() returns, the
   // store holds nothing of its callers.
   void FinishGroup(std::vector<WriteOp>& group, std::vector<Status>& results) {
-    {
-      std::lock_guard lock(mu_);
-      writing_ = false;
-    }
-    queue_cv_.notify_one();
     for (size_t i = 0; i < group.size(); ++i) {
       if (group[i].done) group[i].done(std::move(results[i]));
     }
@@ -582,7 +553,6 @@ class SqliteStore final : public Store {
   uint64_t enqueued_ = 0;
   uint64_t completed_ = 0;
   bool stopping_ = false;
-  bool writing_ = false;  // a group is being committed (by the writer thread or a leader)
   Status bg_error_;
 
   std::mutex readers_mu_;
