@@ -119,8 +119,7 @@ json::value RunOne(runtime::Engine& engine, const Workflow& wf, json::object inp
   if (r->status != core::RunStatus::kSucceeded) {
     Die("run did not succeed: " + ToJson(r->summary()));
   }
-  const auto* out = r->summary().if_contains("outputs");
-  return out ? *out : json::value();
+  return r->outputs();
 }
 
 void ExpectInt(const json::value& outputs, const char* key, int64_t want) {
@@ -398,8 +397,7 @@ ConcurrentResult RunConcurrent(runtime::Engine& engine, const Workflow& wf, int 
   for (const auto& id : ids) {
     auto res = engine.Wait(id);
     if (!res.ok() || res->status != core::RunStatus::kSucceeded) Die("concurrent run failed");
-    const auto* out = res->summary().if_contains("outputs");
-    ExpectInt(out ? *out : json::value(), "n", want_n);
+    ExpectInt(res->outputs(), "n", want_n);
   }
   r.seconds = SecondsSince(t0);
   r.heap_after = HeapInUseBytes() - heap0;

@@ -66,6 +66,9 @@ struct RunResult {
   const json::object& summary() const;
   void set_summary(json::object summary);
 
+  // The run's outputs (null unless it succeeded), without building the summary.
+  const json::value& outputs() const;
+
   std::shared_ptr<const core::RunState> final_state;  // set for results of Engine::Wait
 
  private:

@@ -13,6 +13,13 @@ const json::object& RunResult::summary() const {
   return *summary_;
 }
 
+const json::value& RunResult::outputs() const {
+  static const json::value kNull;
+  if (final_state) return final_state->outputs();
+  const auto* out = summary().if_contains("outputs");
+  return out ? *out : kNull;
+}
+
 void RunResult::set_summary(json::object summary) {
   summary_ = std::make_shared<json::object>(std::move(summary));
 }
