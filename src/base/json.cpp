@@ -126,6 +126,21 @@ std::string PrettyJson(const json::value& v) {
   return out;
 }
 
+std::string EscapePointerToken(std::string_view token) {
+  std::string out;
+  out.reserve(token.size());
+  for (char c : token) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 std::string_view JsonTypeName(const json::value& v) {
   switch (v.kind()) {
     case json::kind::null:

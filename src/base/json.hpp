@@ -26,6 +26,9 @@ std::string CanonicalJson(const json::value& v);
 // The JSON type name used in diagnostics: null, boolean, integer, number, string, array, object.
 std::string_view JsonTypeName(const json::value& v);
 
+// A JSON Pointer reference token (RFC 6901): "~" becomes "~0" and "/" becomes "~1".
+std::string EscapePointerToken(std::string_view token);
+
 // Pretty-prints with two-space indentation (for humans; not canonical).
 std::string PrettyJson(const json::value& v);
 

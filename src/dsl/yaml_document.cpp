@@ -111,18 +111,7 @@ int SecondDocumentLine(std::string_view text) {
 }  // namespace
 
 std::string ChildPointer(const std::string& pointer, std::string_view key) {
-  std::string out = pointer;
-  out.push_back('/');
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
+  return pointer + "/" + EscapePointerToken(key);
 }
 
 std::string ChildPointer(const std::string& pointer, size_t index) {

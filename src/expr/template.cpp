@@ -128,24 +128,6 @@ Result<json::value> StringTemplate::Render(const Env& env) const {
   return json::value(json::string(out));
 }
 
-namespace {
-
-std::string EscapePointerToken(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 Result<Template> Template::Compile(const json::value& value, ExprError* error,
                                    std::string* error_pointer) {
   Template t;

@@ -22,8 +22,6 @@ bool IsMultipleOf(const json::value& value, const json::value& divisor);
 bool JsonEqual(const json::value& a, const json::value& b);
 // Number of Unicode code points in UTF-8 text.
 size_t CodePointCount(std::string_view utf8);
-// Escapes one JSON Pointer reference token (~ -> ~0, / -> ~1).
-std::string EscapePointerToken(std::string_view token);
 // A number as people write it ("10.5", "3", "1e+300"); other values as ShortJson.
 std::string NumberText(const json::value& v);
 // Short rendering of a value for messages (long values are cut with "...").
