@@ -20,6 +20,12 @@ void Reporter::AtOffset(const std::string& pointer, size_t offset, std::string m
   At(doc_.Locate(pointer, offset), std::move(message));
 }
 
+void Reporter::WarnAtKey(const std::string& pointer, std::string message) {
+  const NodeInfo& info = doc_.Info(pointer);
+  Position p = info.key.line > 0 ? info.key : info.value;
+  out_.push_back({file_, p.line, p.col, "warning", std::move(message)});
+}
+
 const std::vector<std::string>& ErrorVocabulary() {
   static const std::vector<std::string> kTypes = {
       "rate_limited", "overloaded",      "server_error",   "timeout",

@@ -27,6 +27,8 @@ class Reporter {
   void AtKey(const std::string& pointer, std::string message);
   // At byte `offset` inside the scalar at `pointer`.
   void AtOffset(const std::string& pointer, size_t offset, std::string message);
+  // A warning (does not make the load fail) at the key naming `pointer`.
+  void WarnAtKey(const std::string& pointer, std::string message);
 
   const YamlDocument& doc() const { return doc_; }
   bool has_errors() const { return errors_ > 0; }

@@ -398,6 +398,11 @@ class Builder {
           for (size_t i = 0; i < l->size(); ++i) {
             out_.refs.push_back({NameRef::Kind::kAgentTool, (*l)[i], ptrs[i], owner});
           }
+          if (!l->empty()) {
+            r_.WarnAtKey(ChildPointer(ptr, "tools"),
+                         "agents do not call tools yet in this version of baton (tool calling "
+                         "arrives with the HTTP providers); use a 'call' step to run a tool");
+          }
           agent.tools = std::move(*l);
         }
       }
