@@ -124,8 +124,8 @@ int Execute(const CommonOptions& common, const core::Workflow& wf, int threads, 
     std::string text = RenderSummary(result->summary(), false);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::string where = common.store == app::kDefaultStorePath ? "" : " --store " + common.store;
-    PrintErr(fmt::format("\nprompts, replies and reasoning: baton runs show {} --trace{}", *id,
-                         where));
+    PrintErr(
+        fmt::format("\nprompts, replies and reasoning: baton runs show {} --trace{}", *id, where));
   }
   if (result->status == core::RunStatus::kCancelled && signals.fired()) {
     PrintErr(fmt::format("run {} cancelled by signal; its journal is complete: baton runs show {}",
