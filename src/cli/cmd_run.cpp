@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <mutex>
 #include <thread>
 
 #include "app/app.hpp"
@@ -19,13 +20,6 @@ namespace baton::cli {
 namespace {
 
 void PrintErr(const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); }
-
-bool UsesSim(const core::Workflow& wf) {
-  for (const auto& [name, m] : wf.models) {
-    if (m.provider == "sim") return true;
-  }
-  return false;
-}
 
 // Types a `-i key=value` by the input's schema: strings stay strings; anything else is JSON.
 Result<json::object> ParseInputs(const core::Workflow& wf, const std::vector<std::string>& args) {
@@ -77,26 +71,40 @@ int ExitFor(core::RunStatus status, bool interrupted) {
 
 // Runs `start` (which starts or resumes a run on the engine and returns its id), shows progress,
 // waits and prints the result.
-int Execute(const CommonOptions& common, const core::Workflow& wf, int threads, int max_concurrency,
-            store::Store& store,
+int Execute(const CommonOptions& common, app::Registries& registries, const core::Workflow& wf,
+            int threads, int max_concurrency, store::Store& store,
             const std::function<Result<std::string>(runtime::Engine&)>& start) {
   bool tty = isatty(STDERR_FILENO);
   std::vector<std::string> step_ids;
   for (const auto& step : wf.steps) step_ids.push_back(step.id);
   Progress progress(common.output, tty, std::move(step_ids));
+  // The watcher thread may fire at any moment: it reaches the engine only under `engine_mu`, and
+  // the pointer is cleared (by `detach`, declared after the engine) before the engine goes.
+  std::mutex engine_mu;
   runtime::Engine* engine_ptr = nullptr;
   SignalWatcher signals([&] {
+    std::lock_guard lock(engine_mu);
     if (engine_ptr) engine_ptr->CancelAll();
   });
-  app::Registries registries;
   runtime::EngineOptions options;
   options.threads =
       threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   options.max_concurrency = max_concurrency;
   runtime::Engine engine(store, registries.models, registries.tools, options);
-  engine_ptr = &engine;
+  {
+    std::lock_guard lock(engine_mu);
+    engine_ptr = &engine;
+  }
+  struct Detach {
+    std::mutex& mu;
+    runtime::Engine*& ptr;
+    ~Detach() {
+      std::lock_guard lock(mu);
+      ptr = nullptr;
+    }
+  } detach{engine_mu, engine_ptr};
   engine.SetListener([&](const std::string& id, const core::Event& e) { progress.OnEvent(id, e); });
-  if (UsesSim(wf)) {
+  if (wf.UsesProvider("sim")) {
     PrintErr(
         "note: this workflow uses the built-in sim provider: replies, token counts and prices "
         "are simulated (deterministic; no model is called)");
@@ -110,7 +118,6 @@ int Execute(const CommonOptions& common, const core::Workflow& wf, int threads, 
   if (common.output != OutputFormat::kJsonl) PrintErr(fmt::format("run {}", *id));
   auto result = engine.Wait(*id);
   progress.Finish();
-  engine_ptr = nullptr;
   if (!result.ok()) {
     PrintErr("error: " + result.error().message());
     PrintErr(
@@ -180,7 +187,7 @@ int RunCommand(const CommonOptions& common, const RunCommandOptions& options) {
     return kExitError;
   }
   auto wf = loaded.workflow;
-  int code = Execute(common, *wf, options.threads, options.max_concurrency, **store,
+  int code = Execute(common, registries, *wf, options.threads, options.max_concurrency, **store,
                      [&](runtime::Engine& engine) { return engine.Start(wf, run); });
   return code;
 }
@@ -213,7 +220,8 @@ int ResumeCommand(const CommonOptions& common, const std::string& run_id, int th
   }
   std::string id = rec->id;
   auto workflow = std::move(wf).value();
-  return Execute(common, *workflow, threads, 64, **store,
+  app::Registries registries;
+  return Execute(common, registries, *workflow, threads, 64, **store,
                  [&](runtime::Engine& engine) -> Result<std::string> {
                    BATON_RETURN_IF_ERROR(engine.Resume(workflow, id));
                    return id;

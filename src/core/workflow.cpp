@@ -9,6 +9,13 @@ const char* StepKindName(const StepKind& kind) {
   return kNames[kind.index()];
 }
 
+bool Workflow::UsesProvider(std::string_view provider) const {
+  for (const auto& entry : models) {
+    if (entry.second.provider == provider) return true;
+  }
+  return false;
+}
+
 int Workflow::StepIndex(std::string_view id) const {
   auto it = step_index.find(id);
   return it == step_index.end() ? -1 : it->second;

@@ -193,6 +193,9 @@ struct Workflow {
   std::vector<std::vector<int>> needs_idx;
   std::vector<std::vector<int>> dependents;
 
+  // Whether any model in `models:` uses `provider` (e.g. "sim").
+  bool UsesProvider(std::string_view provider) const;
+
   // Index of the step with `id`, or -1. Valid after Finalize().
   int StepIndex(std::string_view id) const;
 

@@ -358,13 +358,6 @@ void Engine::SetListener(EventListener listener) {
 
 namespace {
 
-bool UsesSim(const core::Workflow& wf) {
-  for (const auto& [name, m] : wf.models) {
-    if (m.provider == "sim") return true;
-  }
-  return false;
-}
-
 // Environment variables visible to expressions as env.*: BATON_* names, except those that look
 // like credentials. Captured once into run_started so a resumed run sees the same values.
 json::object CaptureEnv() {
@@ -425,7 +418,8 @@ Result<std::string> Engine::Start(std::shared_ptr<const core::Workflow> workflow
     if (getcwd(buf, sizeof(buf))) workdir = buf;
   }
   core::Decision first;
-  core::Event started = core::RunStartedEvent(inputs, impl.env, workdir, UsesSim(*workflow), now);
+  core::Event started =
+      core::RunStartedEvent(inputs, impl.env, workdir, workflow->UsesProvider("sim"), now);
   // Deciding touches only the new RunState, which no other thread can see yet.
   ctx->state.Apply(started);
   first.events.push_back(std::move(started));
@@ -447,7 +441,8 @@ Status Engine::Resume(std::shared_ptr<const core::Workflow> workflow, const std:
   int64_t now = impl.clock.NowMillis();
   core::Decision first;
   if (events.empty()) {
-    core::Event started = core::RunStartedEvent(rec.inputs, impl.env, "", UsesSim(*workflow), now);
+    core::Event started =
+        core::RunStartedEvent(rec.inputs, impl.env, "", workflow->UsesProvider("sim"), now);
     ctx->state.Apply(started);
     first.events.push_back(std::move(started));
     core::Decider::Advance(ctx->state, now, first);
