@@ -50,7 +50,15 @@ std::string Status::ErrorType() const {
 
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
-  return Status(code_, std::string(context) + ": " + message_, type_);
+  Status s(code_, std::string(context) + ": " + message_, type_);
+  s.hints_ = hints_;
+  return s;
+}
+
+Status Status::WithRetryHints(RetryHints hints) const {
+  Status s = *this;
+  s.hints_ = std::make_shared<const RetryHints>(hints);
+  return s;
 }
 
 std::string Status::ToString() const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +26,13 @@ enum class Code : uint8_t {
 
 std::string_view CodeName(Code code);
 
+// Hints a failure carries to the one retry layer (the decider): a server-given earliest retry
+// time and whether retrying is forbidden (e.g. the provider's retry budget is spent).
+struct RetryHints {
+  int64_t retry_after_ms = -1;  // -1: none given
+  bool no_retry = false;
+};
+
 // Outcome of an operation that can fail in an expected way. Cheap to copy when ok.
 // `type` is the user-facing error vocabulary word (e.g. "timeout", "tool_error"); when empty it
 // is derived from the code by ErrorType().
@@ -44,12 +52,18 @@ class Status {
 
   // Returns a copy whose message is prefixed with `context: `.
   Status WithContext(std::string_view context) const;
+
+  // Retry hints; default-constructed when none were attached.
+  RetryHints retry_hints() const { return hints_ ? *hints_ : RetryHints{}; }
+  // Returns a copy carrying `hints`.
+  Status WithRetryHints(RetryHints hints) const;
   std::string ToString() const;
 
  private:
   Code code_ = Code::kOk;
   std::string message_;
   std::string type_;
+  std::shared_ptr<const RetryHints> hints_;  // null when none: keeps Status small and cheap
 };
 
 inline Status InvalidArgument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }

@@ -451,11 +451,15 @@ void Decider::OnOutcome(RunState& state, StepOutcome o, int64_t now, Decision& o
     bool retryable = policy.on.empty()
                          ? IsRetryableByDefault(type)
                          : std::find(policy.on.begin(), policy.on.end(), type) != policy.on.end();
+    RetryHints hints = o.status.retry_hints();
+    if (hints.no_retry) retryable = false;
     if (!stopping && retryable && o.attempt < policy.max_attempts) {
       uint64_t seed =
           Fnv1a64(fmt::format("{}/{}/{}/{}", state.run_id(), step.id, o.item, o.attempt));
       Event e = MakeEvent(EventType::kRetryScheduled, step, item, o.attempt);
-      e.data["delay_ms"] = RetryDelay(policy, o.attempt, seed).count();
+      // A server-given retry-after is a floor under the policy's jittered backoff.
+      int64_t delay = std::max(RetryDelay(policy, o.attempt, seed).count(), hints.retry_after_ms);
+      e.data["delay_ms"] = delay;
       e.data["error"] = std::move(err);
       Emit(state, out, std::move(e), now);
     } else {

@@ -1,0 +1,3 @@
+#include "http/sse.hpp"
+
+#include <gtest/gtest.h>
