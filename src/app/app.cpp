@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -23,7 +24,20 @@ dsl::LoadOptions Registries::LoadOptions() const {
   dsl::LoadOptions options;
   options.host_tools = tools.Names();
   options.providers = models.Providers();
+  options.config = config;
   return options;
+}
+
+std::vector<dsl::Diagnostic> LoadConfig(Registries& registries) {
+  std::vector<std::string> files;
+  if (const char* path = std::getenv("BATON_CONFIG"); path && *path) {
+    files.emplace_back(path);
+  } else {
+    files = dsl::ConfigFiles();
+  }
+  dsl::ConfigResult r = dsl::LoadConfigFiles(files);
+  registries.config = r.config;
+  return r.diagnostics;
 }
 
 std::vector<dsl::Diagnostic> CheckModels(const core::Workflow& workflow,
@@ -33,7 +47,8 @@ std::vector<dsl::Diagnostic> CheckModels(const core::Workflow& workflow,
     if (!registries.models.Contains(config.provider)) continue;  // the loader reports it
     auto model = registries.models.Create(config);
     if (!model.ok()) {
-      out.push_back({workflow.file, config.loc.line, config.loc.col, "error",
+      out.push_back({config.file.empty() ? workflow.file : config.file, config.loc.line,
+                     config.loc.col, "error",
                      fmt::format("model '{}': {}", name, model.error().message())});
     }
   }
@@ -49,7 +64,8 @@ Result<std::string> ReadFile(const std::string& path) {
 }
 
 Result<std::shared_ptr<const core::Workflow>> LoadRunWorkflow(store::Store& store,
-                                                              const store::RunRecord& run) {
+                                                              const store::RunRecord& run,
+                                                              const dsl::LoadOptions& options) {
   std::string source;
   if (!run.workflow_blob.empty()) {
     BATON_ASSIGN_OR_RETURN(source, store.GetBlob(run.workflow_blob));
@@ -57,7 +73,7 @@ Result<std::shared_ptr<const core::Workflow>> LoadRunWorkflow(store::Store& stor
     BATON_ASSIGN_OR_RETURN(source, ReadFile(run.workflow_file));
   }
   dsl::LoadResult loaded =
-      dsl::LoadWorkflowText(source, run.workflow_file, Registries().LoadOptions());
+      dsl::LoadWorkflowText(source, run.workflow_file, options);
   if (!loaded.workflow) {
     std::string msg = "the workflow stored with the run no longer loads";
     for (const auto& d : loaded.diagnostics) msg += "\n" + dsl::FormatDiagnostic(d);

@@ -26,15 +26,21 @@ struct StoreConfig {
 
 Result<std::unique_ptr<store::Store>> OpenStore(const StoreConfig& config);
 
-// Model and tool registries with everything built in registered.
+// Model and tool registries with everything built in registered, and the configuration files'
+// settings (dsl/config.hpp) the loader and the engine apply.
 struct Registries {
   Registries();
   providers::ModelRegistry models;
   tools::ToolRegistry tools;
+  std::shared_ptr<const dsl::ProjectConfig> config;  // null until LoadConfig succeeds
 
   // What the loader needs to know of them: registered tools and providers.
   dsl::LoadOptions LoadOptions() const;
 };
+
+// Reads the configuration files: $BATON_CONFIG alone when set, else dsl::ConfigFiles(). Returns
+// their diagnostics; sets registries.config when there is no error.
+std::vector<dsl::Diagnostic> LoadConfig(Registries& registries);
 
 // Creates each of the workflow's models once to check their provider options (e.g. the sim
 // provider's `sim:` block, its replies_file). No network is used. Returns one diagnostic per
@@ -44,7 +50,8 @@ std::vector<dsl::Diagnostic> CheckModels(const core::Workflow& workflow,
 
 // The workflow a run was started with, from the source stored with it.
 Result<std::shared_ptr<const core::Workflow>> LoadRunWorkflow(store::Store& store,
-                                                              const store::RunRecord& run);
+                                                              const store::RunRecord& run,
+                                                              const dsl::LoadOptions& options);
 
 // True when the run's owner process is alive on this host.
 bool OwnerAlive(const store::RunRecord& run);

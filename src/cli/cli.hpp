@@ -6,6 +6,14 @@
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
+namespace baton::app {
+struct Registries;
+}
+
 namespace baton::cli {
 
 // Exit codes (documented in README.md and docs/cli.md).
@@ -14,6 +22,7 @@ enum ExitCode : int {
   kExitError = 1,
   kExitUsage = 2,
   kExitRunFailed = 3,
+  kExitPaused = 4,
   kExitValidation = 5,
   kExitNotFound = 6,
   kExitInterrupted = 130,
@@ -35,8 +44,20 @@ struct RunCommandOptions {
   int threads = 0;  // 0 = hardware concurrency
 };
 
+// Loads the configuration files into `registries`, printing their diagnostics; false when any
+// is an error.
+bool ReportConfig(app::Registries& registries);
+
+// New limits for a paused run (`runs resume --max-cost-usd ...`); unset = keep.
+struct BudgetRaise {
+  double max_cost_usd = -1;
+  long long max_tokens = -1;
+  double daily_usd = -1;
+};
+
 int RunCommand(const CommonOptions& common, const RunCommandOptions& options);
-int ResumeCommand(const CommonOptions& common, const std::string& run_id, int threads);
+int ResumeCommand(const CommonOptions& common, const std::string& run_id, int threads,
+                  const BudgetRaise& raise);
 int ValidateCommand(const CommonOptions& common, const std::vector<std::string>& files);
 int GraphCommand(const std::string& file, const std::string& format);
 int RunsListCommand(const CommonOptions& common, const std::string& status,
@@ -44,5 +65,9 @@ int RunsListCommand(const CommonOptions& common, const std::string& status,
 int RunsShowCommand(const CommonOptions& common, const std::string& run_id, bool trace);
 int RunsEventsCommand(const CommonOptions& common, const std::string& run_id, bool follow);
 int RunsCancelCommand(const CommonOptions& common, const std::string& run_id, bool wait);
+
+// `baton sim-server` (cmd_sim_server.cpp): adds the subcommand to `app`; it runs from the
+// subcommand's callback during parsing and exits the process with its status.
+void AddSimServerCommand(CLI::App& app);
 
 }  // namespace baton::cli

@@ -62,6 +62,8 @@ int ExitFor(core::RunStatus status, bool interrupted) {
   switch (status) {
     case core::RunStatus::kSucceeded:
       return kExitOk;
+    case core::RunStatus::kPaused:
+      return kExitPaused;
     case core::RunStatus::kCancelled:
       return interrupted ? kExitInterrupted : kExitRunFailed;
     default:
@@ -90,6 +92,7 @@ int Execute(const CommonOptions& common, app::Registries& registries, const core
   options.threads =
       threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   options.max_concurrency = max_concurrency;
+  if (registries.config) options.global_daily_usd = registries.config->daily_usd;
   runtime::Engine engine(store, registries.models, registries.tools, options);
   {
     std::lock_guard lock(engine_mu);
@@ -134,6 +137,14 @@ int Execute(const CommonOptions& common, app::Registries& registries, const core
     PrintErr(
         fmt::format("\nprompts, replies and reasoning: baton runs show {} --trace{}", *id, where));
   }
+  if (result->status == core::RunStatus::kPaused) {
+    std::string where = common.store == app::kDefaultStorePath ? "" : " --store " + common.store;
+    PrintErr(fmt::format(
+        "run {} paused: a budget was reached (on_exceed: pause). Nothing is lost; raise the "
+        "limit and continue with:\n  baton runs resume {} --max-cost-usd <usd> "
+        "(or --max-tokens / --daily-usd){}",
+        *id, *id, where));
+  }
   if (result->status == core::RunStatus::kCancelled && signals.fired()) {
     PrintErr(fmt::format("run {} cancelled by signal; its journal is complete: baton runs show {}",
                          *id, *id));
@@ -154,6 +165,7 @@ int RunCommand(const CommonOptions& common, const RunCommandOptions& options) {
     return kExitNotFound;
   }
   app::Registries registries;
+  if (!ReportConfig(registries)) return kExitValidation;
   dsl::LoadResult loaded = dsl::LoadWorkflowText(*source, options.file, registries.LoadOptions());
   if (loaded.workflow) {
     auto model_errors = app::CheckModels(*loaded.workflow, registries);
@@ -192,7 +204,14 @@ int RunCommand(const CommonOptions& common, const RunCommandOptions& options) {
   return code;
 }
 
-int ResumeCommand(const CommonOptions& common, const std::string& run_id, int threads) {
+bool ReportConfig(app::Registries& registries) {
+  auto diagnostics = app::LoadConfig(registries);
+  PrintDiagnostics(diagnostics);
+  return registries.config != nullptr;
+}
+
+int ResumeCommand(const CommonOptions& common, const std::string& run_id, int threads,
+                  const BudgetRaise& raise) {
   auto store = app::OpenStore({common.store, common.sync == "full"});
   if (!store.ok()) {
     PrintErr("error: " + store.error().message());
@@ -213,17 +232,27 @@ int ResumeCommand(const CommonOptions& common, const std::string& run_id, int th
                          rec->owner_pid));
     return kExitError;
   }
-  auto wf = app::LoadRunWorkflow(**store, *rec);
+  app::Registries registries;
+  if (!ReportConfig(registries)) return kExitValidation;
+  auto wf = app::LoadRunWorkflow(**store, *rec, registries.LoadOptions());
   if (!wf.ok()) {
     PrintErr("error: " + wf.error().message());
     return kExitError;
   }
   std::string id = rec->id;
   auto workflow = std::move(wf).value();
-  app::Registries registries;
+  json::object budget;
+  if (raise.max_cost_usd >= 0) budget["max_cost_usd"] = raise.max_cost_usd;
+  if (raise.max_tokens >= 0) budget["max_tokens"] = static_cast<int64_t>(raise.max_tokens);
+  if (raise.daily_usd >= 0) budget["daily_usd"] = raise.daily_usd;
+  if (!budget.empty() && rec->status != core::RunStatus::kPaused) {
+    PrintErr(fmt::format("error: run {} is not paused ({}); budget options apply to paused runs",
+                         rec->id, core::RunStatusName(app::EffectiveStatus(*rec))));
+    return kExitUsage;
+  }
   return Execute(common, registries, *workflow, threads, 64, **store,
                  [&](runtime::Engine& engine) -> Result<std::string> {
-                   BATON_RETURN_IF_ERROR(engine.Resume(workflow, id));
+                   BATON_RETURN_IF_ERROR(engine.Resume(workflow, id, budget));
                    return id;
                  });
 }

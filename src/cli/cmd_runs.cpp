@@ -103,7 +103,9 @@ int RunsShowCommand(const CommonOptions& common, const std::string& run_id, bool
   if (!store.ok()) return ErrorExit(store.error());
   auto rec = (*store)->GetRun(run_id);
   if (!rec.ok()) return ErrorExit(rec.error());
-  auto wf = app::LoadRunWorkflow(**store, *rec);
+  app::Registries registries;
+  (void)app::LoadConfig(registries);  // best effort: config models the workflow may name
+  auto wf = app::LoadRunWorkflow(**store, *rec, registries.LoadOptions());
   if (!wf.ok()) return ErrorExit(wf.error());
   auto events = (*store)->ReadEvents(rec->id);
   if (!events.ok()) return ErrorExit(events.error());

@@ -17,6 +17,7 @@ int ValidateCommand(const CommonOptions& common, const std::vector<std::string>&
   bool all_ok = true;
   json::array results;
   app::Registries registries;
+  if (!ReportConfig(registries)) return kExitValidation;
   dsl::LoadOptions options = registries.LoadOptions();
   bool missing = false;
   for (const auto& file : files) {
@@ -60,7 +61,9 @@ int GraphCommand(const std::string& file, const std::string& format) {
     std::fprintf(stderr, "error: cannot read %s: %s\n", file.c_str(), std::strerror(errno));
     return kExitNotFound;
   }
-  dsl::LoadResult r = dsl::LoadWorkflowFile(file, app::Registries().LoadOptions());
+  app::Registries registries;
+  if (!ReportConfig(registries)) return kExitValidation;
+  dsl::LoadResult r = dsl::LoadWorkflowFile(file, registries.LoadOptions());
   for (const auto& d : r.diagnostics)
     std::fprintf(stderr, "%s\n", dsl::FormatDiagnostic(d).c_str());
   if (!r.workflow) return kExitValidation;

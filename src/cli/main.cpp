@@ -92,9 +92,15 @@ int main(int argc, char** argv) {
   add_output(events_cmd, {"text", "jsonl"});
 
   int resume_threads = 0;
-  auto* resume_cmd = runs_cmd->add_subcommand("resume", "continue an interrupted run");
+  auto* resume_cmd = runs_cmd->add_subcommand("resume", "continue an interrupted or paused run");
   resume_cmd->add_option("id", run_id, "run id (or a unique prefix)")->required();
   resume_cmd->add_option("--threads", resume_threads, "executor threads");
+  BudgetRaise raise;
+  resume_cmd->add_option("--max-cost-usd", raise.max_cost_usd,
+                         "paused run: the run's new cost limit in USD");
+  resume_cmd->add_option("--max-tokens", raise.max_tokens, "paused run: the run's new token limit");
+  resume_cmd->add_option("--daily-usd", raise.daily_usd,
+                         "paused run: the workflow's new daily limit in USD");
   add_store(resume_cmd);
   add_output(resume_cmd, {"text", "json", "jsonl"});
 
@@ -126,7 +132,7 @@ int main(int argc, char** argv) {
   if (list_cmd->parsed()) return RunsListCommand(common, list_status, list_workflow, list_limit);
   if (show_cmd->parsed()) return RunsShowCommand(common, run_id, trace);
   if (events_cmd->parsed()) return RunsEventsCommand(common, run_id, follow);
-  if (resume_cmd->parsed()) return ResumeCommand(common, run_id, resume_threads);
+  if (resume_cmd->parsed()) return ResumeCommand(common, run_id, resume_threads, raise);
   if (cancel_cmd->parsed()) return RunsCancelCommand(common, run_id, cancel_wait);
   return kExitUsage;
 }

@@ -107,6 +107,7 @@ std::string FormatEventLine(const core::Event& e) {
     case core::EventType::kStepSkipped:
       return line + fmt::format("{} skipped ({})", who, Str(d, "reason"));
     case core::EventType::kRetryScheduled: {
+      if (Get(d, "paused")) return line + fmt::format("{} waits: the run is paused", who);
       const auto* err = Get(d, "error");
       std::string why = err && err->is_object() ? Str(err->get_object(), "type") : "";
       return line + fmt::format("{} will retry in {} after {} (attempt {})", who,
@@ -134,6 +135,16 @@ std::string FormatEventLine(const core::Event& e) {
       return line + fmt::format("{} needs attention: {}", who, Str(d, "reason"));
     case core::EventType::kRunFinished:
       return line + fmt::format("run {}", Str(d, "status"));
+    case core::EventType::kRunPaused: {
+      const auto* err = Get(d, "error");
+      return line + fmt::format("run paused: {}", err && err->is_object()
+                                                      ? Str(err->get_object(), "message")
+                                                      : std::string("budget reached"));
+    }
+    case core::EventType::kRunResumed:
+      return line + "run resumed";
+    case core::EventType::kModelDelta:
+      return line + fmt::format("{} streams", who);
   }
   return line + std::string(core::EventTypeName(e.type));
 }

@@ -331,9 +331,18 @@ void Finish(RunState& state, Decision& out, int64_t now) {
   Emit(state, out, std::move(e), now);
 }
 
+// Pauses the run (once): nothing new starts until Decider::Resume.
+void Pause(RunState& state, Decision& out, json::object error, int64_t now) {
+  if (state.paused()) return;
+  Event e;
+  e.type = EventType::kRunPaused;
+  e.data["error"] = std::move(error);
+  Emit(state, out, std::move(e), now);
+}
+
 void CheckBudget(RunState& state, Decision& out, int64_t now) {
-  const Budget& b = state.workflow().budget;
-  if (state.cancel_requested()) return;
+  const Budget& b = state.budget();
+  if (state.cancel_requested() || state.paused()) return;
   const auto& u = state.usage();
   std::string why;
   if (b.max_cost_usd && u.cost_usd > *b.max_cost_usd) {
@@ -342,7 +351,10 @@ void CheckBudget(RunState& state, Decision& out, int64_t now) {
     why = fmt::format("{} tokens exceed the budget of {}", u.input_tokens + u.output_tokens,
                       *b.max_tokens);
   }
-  if (!why.empty()) {
+  if (why.empty()) return;
+  if (b.on_exceed == "pause") {
+    Pause(state, out, ErrorObject("budget_exceeded", why), now);
+  } else {
     Decider::RequestCancel(state, "budget_exceeded", ErrorObject("budget_exceeded", why), now, out);
   }
 }
@@ -377,6 +389,7 @@ Event RunStartedEvent(const json::object& inputs, const json::object& env,
 }
 
 void Decider::Advance(RunState& state, int64_t now, Decision& out) {
+  out.paused = false;
   if (IsTerminal(state.status())) return;
   if (state.cancel_requested() || state.failed_step() >= 0) {
     if (state.running_instances() == 0) {
@@ -384,6 +397,12 @@ void Decider::Advance(RunState& state, int64_t now, Decision& out) {
     } else {
       out.cancel_in_flight = true;
     }
+    return;
+  }
+  if (state.paused()) {
+    // Nothing new starts; once the running instances are done, the run stops here.
+    out.wake_at_ms = 0;
+    if (state.running_instances() == 0) out.paused = true;
     return;
   }
   // Cascade: inline steps finish immediately and make their successors ready.
@@ -453,6 +472,17 @@ void Decider::OnOutcome(RunState& state, StepOutcome o, int64_t now, Decision& o
                          : std::find(policy.on.begin(), policy.on.end(), type) != policy.on.end();
     RetryHints hints = o.status.retry_hints();
     if (hints.no_retry) retryable = false;
+    if (!stopping && type == "budget_exceeded" && state.budget().on_exceed == "pause") {
+      // Park the instance until a human raises the budget; the attempt does not count.
+      Event e = MakeEvent(EventType::kRetryScheduled, step, item, o.attempt);
+      e.data["paused"] = true;
+      e.data["delay_ms"] = 0;
+      e.data["error"] = err;
+      Emit(state, out, std::move(e), now);
+      Pause(state, out, std::move(err), now);
+      Advance(state, now, out);
+      return;
+    }
     if (!stopping && retryable && o.attempt < policy.max_attempts) {
       uint64_t seed =
           Fnv1a64(fmt::format("{}/{}/{}/{}", state.run_id(), step.id, o.item, o.attempt));
@@ -518,6 +548,15 @@ void Decider::RequestCancel(RunState& state, const std::string& reason, json::ob
   e.type = EventType::kRunCancelRequested;
   e.data["reason"] = reason;
   if (!error.empty()) e.data["error"] = std::move(error);
+  Emit(state, out, std::move(e), now);
+  Advance(state, now, out);
+}
+
+void Decider::Resume(RunState& state, json::object budget, int64_t now, Decision& out) {
+  if (IsTerminal(state.status()) || !state.paused()) return;
+  Event e;
+  e.type = EventType::kRunResumed;
+  if (!budget.empty()) e.data["budget"] = std::move(budget);
   Emit(state, out, std::move(e), now);
   Advance(state, now, out);
 }

@@ -44,6 +44,7 @@ struct Decision {
   int64_t wake_at_ms = 0;         // earliest pending retry (0 = none)
   bool cancel_in_flight = false;  // the run is failing or cancelled: cancel running instances
   bool finished = false;          // run_finished was emitted
+  bool paused = false;            // the run is paused and nothing runs: stop executing it
 };
 
 // The retry delay before `attempt + 1` after `attempt` failed, with full jitter seeded by
@@ -70,6 +71,10 @@ class Decider {
   // "budget_exceeded" (end failed with `error`).
   static void RequestCancel(RunState& state, const std::string& reason, json::object error,
                             int64_t now_ms, Decision& out);
+
+  // Continues a paused run: records run_resumed with the raised limits (`budget`: any of
+  // max_cost_usd, max_tokens, daily_usd), makes the parked instances due, and advances.
+  static void Resume(RunState& state, json::object budget, int64_t now_ms, Decision& out);
 
   // After a crash: instances that were running when the journal ends are re-dispatched as a new
   // attempt, except `effect: once` steps, which fail with needs_attention. Call once after

@@ -5,13 +5,14 @@
 namespace baton::core {
 namespace {
 
-constexpr std::array<std::string_view, 13> kEventNames = {
-    "run_started",          "step_started", "step_succeeded", "step_failed",  "step_skipped",
-    "retry_scheduled",      "fan_out",      "memory_written", "model_called", "tool_called",
-    "run_cancel_requested", "run_finished", "needs_attention"};
+constexpr std::array<std::string_view, 16> kEventNames = {
+    "run_started",          "step_started", "step_succeeded",  "step_failed",  "step_skipped",
+    "retry_scheduled",      "fan_out",      "memory_written",  "model_called", "tool_called",
+    "run_cancel_requested", "run_finished", "needs_attention", "run_paused",   "run_resumed",
+    "model_delta"};
 
-constexpr std::array<std::string_view, 6> kRunStatusNames = {"pending", "running",   "succeeded",
-                                                             "failed",  "cancelled", "interrupted"};
+constexpr std::array<std::string_view, 7> kRunStatusNames = {
+    "pending", "running", "succeeded", "failed", "cancelled", "interrupted", "paused"};
 
 }  // namespace
 

@@ -29,6 +29,12 @@ enum class EventType : uint8_t {
   kRunCancelRequested,  // data: {reason}
   kRunFinished,         // data: {status, outputs?, error?}
   kNeedsAttention,      // a once-effect step was in flight at a crash: data: {reason}
+  kRunPaused,           // a budget was reached with on_exceed: pause: data: {error}
+  kRunResumed,          // a paused run continues: data: {budget: {max_cost_usd?, max_tokens?,
+                        // daily_usd?}} (the raised limits)
+  kModelDelta,          // live only, never journaled (seq 0): a streamed piece of a model's
+                        // reply: data: {text | reasoning | tool_call: {index, id?, name?,
+                        // arguments}}
 };
 
 std::string_view EventTypeName(EventType type);
@@ -57,6 +63,7 @@ enum class RunStatus : uint8_t {
   kFailed,
   kCancelled,
   kInterrupted,  // not a journal state: running, but its process is gone (derived by readers)
+  kPaused,       // waiting for a human decision (a budget was reached); resumable
 };
 std::string_view RunStatusName(RunStatus s);
 std::optional<RunStatus> RunStatusFromName(std::string_view name);

@@ -1,5 +1,7 @@
 #include "core/run_state.hpp"
 
+#include <limits>
+
 namespace baton::core {
 namespace {
 
@@ -48,7 +50,7 @@ json::object UsageTotals::ToJson() const {
 }
 
 RunState::RunState(std::shared_ptr<const Workflow> workflow, std::string run_id)
-    : workflow_(std::move(workflow)), run_id_(std::move(run_id)) {
+    : workflow_(std::move(workflow)), run_id_(std::move(run_id)), budget_(workflow_->budget) {
   steps_.resize(workflow_->steps.size());
   for (size_t i = 0; i < steps_.size(); ++i) {
     steps_[i].pending_needs = static_cast<int>(workflow_->needs_idx[i].size());
@@ -172,7 +174,9 @@ void RunState::Apply(const Event& e) {
       if (!in.waiting_retry) ++st->waiting_retries;
       in.waiting_retry = true;
       in.status = StepStatus::kPending;
-      in.retry_at_ms = e.time_ms + IntField(e.data, "delay_ms");
+      // A paused instance waits for run_resumed, not for a time.
+      in.retry_at_ms = e.data.contains("paused") ? std::numeric_limits<int64_t>::max()
+                                                 : e.time_ms + IntField(e.data, "delay_ms");
       if (const auto* err = e.data.if_contains("error"); err && err->is_object()) {
         in.error = err->get_object();
       }
@@ -289,7 +293,40 @@ void RunState::Apply(const Event& e) {
       }
       break;
     case EventType::kNeedsAttention:
+    case EventType::kModelDelta:
       break;
+    case EventType::kRunPaused:
+      paused_ = true;
+      status_ = RunStatus::kPaused;
+      if (const auto* err = e.data.if_contains("error"); err && err->is_object()) {
+        pause_error_ = err->get_object();
+      }
+      break;
+    case EventType::kRunResumed: {
+      paused_ = false;
+      status_ = RunStatus::kRunning;
+      pause_error_.clear();
+      if (const auto* b = e.data.if_contains("budget"); b && b->is_object()) {
+        const json::object& raise = b->get_object();
+        if (const auto* c = raise.if_contains("max_cost_usd"); c && c->is_number()) {
+          budget_.max_cost_usd = c->to_number<double>();
+        }
+        if (const auto* t = raise.if_contains("max_tokens"); t && t->is_int64()) {
+          budget_.max_tokens = t->get_int64();
+        }
+        if (const auto* d = raise.if_contains("daily_usd"); d && d->is_number()) {
+          budget_.daily_usd = d->to_number<double>();
+        }
+      }
+      for (StepState& step : steps_) {
+        for (InstanceState& in : step.instances) {
+          if (in.waiting_retry && in.retry_at_ms == std::numeric_limits<int64_t>::max()) {
+            in.retry_at_ms = e.time_ms;
+          }
+        }
+      }
+      break;
+    }
     case EventType::kRunFinished: {
       finished_ms_ = e.time_ms;
       if (const auto* s = e.data.if_contains("status"); s && s->is_string()) {

@@ -106,6 +106,12 @@ class RunState {
   const std::string& cancel_reason() const { return cancel_reason_; }
   const json::object& cancel_error() const { return cancel_error_; }
 
+  // Whether the run is paused (run_paused without a later run_resumed), and why.
+  bool paused() const { return paused_; }
+  const json::object& pause_error() const { return pause_error_; }
+  // The run's budget: the workflow's, with the limits raised by run_resumed events.
+  const Budget& budget() const { return budget_; }
+
   // Steps with started, unfinished work (running or waiting to retry), in start order.
   const std::vector<int>& active_steps() const { return active_; }
   // Number of steps finished (succeeded, failed or skipped).
@@ -137,6 +143,9 @@ class RunState {
   json::value outputs_;
   int running_instances_ = 0;
   int failed_step_ = -1;
+  bool paused_ = false;
+  json::object pause_error_;
+  Budget budget_;
   std::string cancel_reason_;
   json::object cancel_error_;
   std::vector<int> active_;

@@ -46,6 +46,12 @@ struct CatchClause {
   SourceLoc loc;
 };
 
+// Spending limits of a step or an agent (`budget:`), over the whole run.
+struct Limits {
+  std::optional<double> max_cost_usd;
+  std::optional<int64_t> max_tokens;
+};
+
 // `agent:` step: run an agent on `input`.
 struct AgentStep {
   std::string agent;
@@ -101,6 +107,7 @@ struct Step {
   std::optional<expr::Template> output;  // reshapes the step's result
   Effect effect = Effect::kIdempotent;
   std::string description;
+  Limits budget;  // over every instance and attempt of the step
 };
 
 // A named model configuration from `models:`.
@@ -110,6 +117,7 @@ struct ModelConfig {
   std::string model;     // provider's model id
   json::object options;  // everything else (base_url, api_key_env, temperature, sim script...)
   SourceLoc loc;
+  std::string file;  // the file that defined it when not the workflow's (a config file)
 };
 
 struct Agent {
@@ -122,6 +130,7 @@ struct Agent {
   int max_turns = 8;
   std::string description;
   std::vector<std::string> handoffs;  // agents it may hand the conversation to
+  Limits budget;                      // over every call the agent makes in a run
   SourceLoc loc;
 };
 
@@ -161,9 +170,11 @@ struct Input {
 };
 
 struct Budget {
-  std::optional<double> max_cost_usd;
-  std::optional<int64_t> max_tokens;
-  std::string on_exceed = "fail";
+  std::optional<double> max_cost_usd;  // per run
+  std::optional<int64_t> max_tokens;   // per run
+  std::optional<double> daily_usd;     // per UTC day, over every run of the workflow (journal)
+  std::string on_exceed = "fail";      // fail | pause | downgrade
+  std::string downgrade_to;            // model name used after the budget is hit (downgrade)
 };
 
 struct Workflow {

@@ -3,6 +3,7 @@
 // State shared by the two loader passes (builder.cpp: structure and types; checker.cpp:
 // names, graph and expressions). Private to dsl/.
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,9 @@ struct BuildOutput {
   std::vector<StepMeta> steps;  // parallel to workflow.steps
   std::vector<ExprSite> sites;
   std::vector<NameRef> refs;
+  // Config files only: provider name -> default model options, model id -> price.
+  std::map<std::string, json::object> config_providers;
+  std::map<std::string, json::value> config_prices;
 };
 
 // The error vocabulary accepted by retry.on and catch.errors.

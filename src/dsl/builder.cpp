@@ -22,11 +22,20 @@ const Keys kUnsupportedKinds = {"script", "switch",   "parallel", "loop", "conse
 const Keys kUnsupportedStepFields = {"compensate", "priority", "route"};
 const Keys kStepKeys = {"id",           "description", "needs",   "if",    "for_each", "as",
                         "max_parallel", "retry",       "timeout", "catch", "output",   "effect",
+                        "budget",
                         "agent",        "input",       "llm",     "set",   "call",     "with"};
-const Keys kModelKeys = {"provider",   "model",       "base_url", "api_key_env", "fallback",
-                         "max_tokens", "temperature", "price",    "sim"};
+const Keys kModelKeys = {"provider",     "model",       "base_url",    "api_key_env", "headers",
+                         "params",       "timeouts",    "stream",      "max_tokens",  "temperature",
+                         "price",        "rate_limit",  "breaker",     "retry_budget", "cache",
+                         "fallback",     "fallback_on", "sim"};
+// Provider-level defaults in a config file's `providers:` (every model key but the identity).
+const Keys kProviderDefaultKeys = {"base_url",   "api_key_env", "headers",      "params",
+                                   "timeouts",   "stream",      "rate_limit",   "breaker",
+                                   "retry_budget", "cache",     "fallback_on"};
+const Keys kConfigTopKeys = {"models", "providers", "prices", "budget"};
 const Keys kAgentKeys = {"model", "instructions",  "description", "capabilities",
-                         "tools", "output_schema", "max_turns",   "handoffs"};
+                         "tools", "output_schema", "max_turns",   "handoffs",
+                         "budget"};
 const Keys kToolKeys = {"description", "input_schema", "exec"};
 const Keys kUnsupportedToolKinds = {"http", "script", "workflow"};
 const Keys kExecKeys = {"argv", "cwd", "env", "timeout", "stdin", "output"};
@@ -34,7 +43,8 @@ const Keys kMcpKeys = {"command", "url", "env", "description"};
 const Keys kDefaultsKeys = {"retry", "timeout", "run_timeout"};
 const Keys kRetryKeys = {"max_attempts", "on", "backoff"};
 const Keys kBackoffKeys = {"initial", "factor", "max", "jitter"};
-const Keys kBudgetKeys = {"max_cost_usd", "max_tokens", "on_exceed"};
+const Keys kBudgetKeys = {"max_cost_usd", "max_tokens", "daily_usd", "on_exceed", "downgrade_to"};
+const Keys kLimitKeys = {"max_cost_usd", "max_tokens"};
 const Keys kLlmKeys = {"model", "prompt", "messages", "system", "output_schema"};
 const Keys kCatchKeys = {"errors", "error", "then"};
 // Roots every step expression may use; `as`/`index` are added for fan-out steps.
@@ -114,6 +124,58 @@ class Builder {
     if (const json::value* v = top->if_contains("budget")) BuildBudget(*v);
     if (const json::value* v = Require(*top, "", "steps", "the workflow")) BuildSteps(*v);
     if (const json::value* v = top->if_contains("outputs")) BuildOutputs(*v);
+    return std::move(out_);
+  }
+
+  // A config file (baton.yaml): models, provider defaults, prices and the daily budget.
+  BuildOutput BuildConfig(const json::value& root) {
+    if (root.is_null()) return std::move(out_);  // an empty file is an empty config
+    const json::object* top = Object(root, "", "the config file");
+    if (top == nullptr) return std::move(out_);
+    CheckKeys(*top, "", kConfigTopKeys, {});
+    if (const json::value* v = top->if_contains("models")) BuildModels(*v);
+    if (const json::value* v = top->if_contains("providers")) {
+      if (const json::object* obj = Object(*v, "/providers", "providers")) {
+        for (const auto& kv : *obj) {
+          std::string ptr = ChildPointer("/providers", kv.key());
+          const json::object* p = Object(kv.value(), ptr, kv.key());
+          if (p == nullptr) continue;
+          if (p->contains("api_key")) {
+            r_.AtKey(ChildPointer(ptr, "api_key"),
+                     "keys do not belong in files: put the key in an environment variable and "
+                     "name it with 'api_key_env'");
+          }
+          CheckKeys(*p, ptr, kProviderDefaultKeys, {"api_key"});
+          json::object defaults;
+          for (const auto& opt : *p) {
+            if (Contains(kProviderDefaultKeys, opt.key())) defaults[opt.key()] = opt.value();
+          }
+          out_.config_providers[kv.key()] = std::move(defaults);
+        }
+      }
+    }
+    if (const json::value* v = top->if_contains("prices")) {
+      if (const json::object* obj = Object(*v, "/prices", "prices")) {
+        for (const auto& kv : *obj) {
+          std::string ptr = ChildPointer("/prices", kv.key());
+          if (Object(kv.value(), ptr, kv.key()) != nullptr) out_.config_prices[kv.key()] = kv.value();
+        }
+      }
+    }
+    if (const json::value* v = top->if_contains("budget")) {
+      if (const json::object* b = Object(*v, "/budget", "budget")) {
+        CheckKeys(*b, "/budget", {"daily_usd"}, {});
+        if (const json::value* d = b->if_contains("daily_usd")) {
+          if (auto n = Number(*d, "/budget/daily_usd", "daily_usd")) {
+            if (*n < 0) {
+              r_.AtValue("/budget/daily_usd", "'daily_usd' must not be negative");
+            } else {
+              out_.workflow.budget.daily_usd = *n;
+            }
+          }
+        }
+      }
+    }
     return std::move(out_);
   }
 
@@ -208,6 +270,20 @@ class Builder {
     }
     if (!ok) return std::nullopt;
     return out;
+  }
+
+  // A mapping of strings to strings (e.g. HTTP headers).
+  bool StringMap(const json::value& v, const std::string& ptr, std::string_view label) {
+    const json::object* obj = Object(v, ptr, label);
+    if (obj == nullptr) return false;
+    bool ok = true;
+    for (const auto& kv : *obj) {
+      if (!kv.value().is_string()) {
+        TypeError(kv.value(), ChildPointer(ptr, kv.key()), kv.key(), "a string");
+        ok = false;
+      }
+    }
+    return ok;
   }
 
   std::optional<Millis> Duration(const json::value& v, const std::string& ptr,
@@ -312,7 +388,13 @@ class Builder {
       CheckName(kv.key(), ptr, "model");
       const json::object* m = Object(kv.value(), ptr, kv.key());
       if (m == nullptr) continue;
-      CheckKeys(*m, ptr, kModelKeys, {});
+      if (const json::value* key = m->if_contains("api_key")) {
+        (void)key;
+        r_.AtKey(ChildPointer(ptr, "api_key"),
+                 "keys do not belong in files: put the key in an environment variable and name "
+                 "it with 'api_key_env'");
+      }
+      CheckKeys(*m, ptr, kModelKeys, {"api_key"});
       std::string owner = fmt::format("model '{}'", std::string_view(kv.key()));
       core::ModelConfig mc;
       mc.name = kv.key();
@@ -333,6 +415,24 @@ class Builder {
         bool ok = true;
         if (k == "base_url" || k == "api_key_env") {
           ok = String(ov, op, k) != nullptr;
+          if (ok && k == "api_key_env" && !IsIdentifier(ov.get_string())) {
+            r_.AtValue(op, fmt::format("'api_key_env' names an environment variable, got '{}'",
+                                       std::string_view(ov.get_string())));
+            ok = false;
+          }
+        } else if (k == "headers") {
+          ok = StringMap(ov, op, k);
+        } else if (k == "stream") {
+          ok = ov.is_bool();
+          if (!ok) TypeError(ov, op, k, "true or false");
+        } else if (k == "cache") {
+          ok = ov.is_bool() || ov.is_object();
+          if (!ok) TypeError(ov, op, k, "true, false or a mapping");
+        } else if (k == "params" || k == "timeouts" || k == "rate_limit" || k == "breaker" ||
+                   k == "retry_budget") {
+          ok = Object(ov, op, k) != nullptr;
+        } else if (k == "fallback_on") {
+          ok = StringList(ov, op, k).has_value();
         } else if (k == "fallback") {
           std::vector<std::string> ptrs;
           auto names = StringList(ov, op, k, &ptrs, true);
@@ -424,6 +524,9 @@ class Builder {
           }
           agent.handoffs = std::move(*l);
         }
+      }
+      if (const json::value* b = a->if_contains("budget")) {
+        agent.budget = BuildLimits(*b, ChildPointer(ptr, "budget"));
       }
       out_.workflow.agents.emplace(agent.name, std::move(agent));
     }
@@ -666,16 +769,31 @@ class Builder {
     if (const json::value* t = b->if_contains("max_tokens")) {
       budget.max_tokens = Integer(*t, "/budget/max_tokens", "max_tokens", 0);
     }
+    if (const json::value* d = b->if_contains("daily_usd")) {
+      if (auto n = Number(*d, "/budget/daily_usd", "daily_usd")) {
+        if (*n < 0) {
+          r_.AtValue("/budget/daily_usd", "'daily_usd' must not be negative");
+        } else {
+          budget.daily_usd = *n;
+        }
+      }
+    }
     if (const json::value* e = b->if_contains("on_exceed")) {
       if (auto m = Enum(*e, "/budget/on_exceed", "on_exceed", {"fail", "pause", "downgrade"})) {
-        if (*m != "fail") {
-          r_.AtValue("/budget/on_exceed",
-                     fmt::format("on_exceed: {} is not supported by this version of baton (only "
-                                 "fail)",
-                                 *m));
-        }
         budget.on_exceed = *m;
       }
+    }
+    if (const json::value* d = b->if_contains("downgrade_to")) {
+      if (const json::string* name = String(*d, "/budget/downgrade_to", "downgrade_to")) {
+        budget.downgrade_to = *name;
+        out_.refs.push_back({NameRef::Kind::kModel, budget.downgrade_to, "/budget/downgrade_to",
+                             "budget.downgrade_to"});
+      }
+    }
+    if (budget.on_exceed == "downgrade" && budget.downgrade_to.empty()) {
+      r_.AtValue("/budget/on_exceed",
+                 "on_exceed: downgrade needs 'downgrade_to', the model to use once the budget is "
+                 "reached");
     }
   }
 
@@ -821,7 +939,32 @@ class Builder {
         step.effect = *m == "once" ? core::Effect::kOnce : core::Effect::kIdempotent;
       }
     }
+    if (const json::value* b = s.if_contains("budget")) {
+      step.budget = BuildLimits(*b, ChildPointer(ptr, "budget"));
+    }
     BuildKind(s, ptr, owner, inner, step);
+  }
+
+  // `budget: { max_cost_usd, max_tokens }` of a step or an agent.
+  core::Limits BuildLimits(const json::value& v, const std::string& ptr) {
+    core::Limits limits;
+    const json::object* b = Object(v, ptr, "budget");
+    if (b == nullptr) return limits;
+    CheckKeys(*b, ptr, kLimitKeys, {});
+    if (const json::value* c = b->if_contains("max_cost_usd")) {
+      std::string p = ChildPointer(ptr, "max_cost_usd");
+      if (auto n = Number(*c, p, "max_cost_usd")) {
+        if (*n < 0) {
+          r_.AtValue(p, "'max_cost_usd' must not be negative");
+        } else {
+          limits.max_cost_usd = *n;
+        }
+      }
+    }
+    if (const json::value* t = b->if_contains("max_tokens")) {
+      limits.max_tokens = Integer(*t, ChildPointer(ptr, "max_tokens"), "max_tokens", 0);
+    }
+    return limits;
   }
 
   void BuildIf(const json::value& v, const std::string& ptr, const ScopeSpec& scope,
@@ -1047,6 +1190,10 @@ class Builder {
 
 BuildOutput BuildWorkflow(const json::value& root, Reporter& reporter) {
   return Builder(reporter).Build(root);
+}
+
+BuildOutput BuildConfig(const json::value& root, Reporter& reporter) {
+  return Builder(reporter).BuildConfig(root);
 }
 
 }  // namespace baton::dsl

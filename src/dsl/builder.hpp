@@ -10,4 +10,8 @@ namespace baton::dsl {
 
 BuildOutput BuildWorkflow(const json::value& root, Reporter& reporter);
 
+// The same pass over a config file (config.hpp): `models:` as in a workflow, plus
+// `providers:`, `prices:` and `budget: { daily_usd }` into the config_* fields.
+BuildOutput BuildConfig(const json::value& root, Reporter& reporter);
+
 }  // namespace baton::dsl

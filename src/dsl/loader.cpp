@@ -24,6 +24,33 @@ bool HasErrors(const std::vector<Diagnostic>& ds) {
   return false;
 }
 
+// Copies the config models the workflow names but does not define (and the models their
+// fallbacks name, transitively), then applies provider defaults and prices to every model.
+void ApplyConfig(const ProjectConfig& config, BuildOutput& out) {
+  std::vector<std::string> wanted;
+  for (const NameRef& ref : out.refs) {
+    if (ref.kind == NameRef::Kind::kModel) wanted.push_back(ref.name);
+  }
+  auto& models = out.workflow.models;
+  while (!wanted.empty()) {
+    std::string name = std::move(wanted.back());
+    wanted.pop_back();
+    if (models.count(name)) continue;
+    auto it = config.models.find(name);
+    if (it == config.models.end()) continue;
+    models.emplace(name, it->second);
+    if (const json::value* fb = it->second.options.if_contains("fallback")) {
+      if (fb->is_string()) wanted.emplace_back(fb->get_string());
+      if (fb->is_array()) {
+        for (const auto& f : fb->get_array()) {
+          if (f.is_string()) wanted.emplace_back(f.get_string());
+        }
+      }
+    }
+  }
+  for (auto& [name, model] : models) config.ApplyDefaults(model);
+}
+
 }  // namespace
 
 LoadResult LoadWorkflowText(std::string_view text, const std::string& file_name,
@@ -35,6 +62,7 @@ LoadResult LoadWorkflowText(std::string_view text, const std::string& file_name,
     if (!syntax_error) {
       Reporter reporter(doc, file_name, result.diagnostics);
       BuildOutput out = BuildWorkflow(doc.root(), reporter);
+      if (options.config) ApplyConfig(*options.config, out);
       CheckWorkflow(out, reporter, options);
       if (!HasErrors(result.diagnostics)) {
         out.workflow.file = file_name;

@@ -10,6 +10,7 @@
 
 #include "base/json.hpp"
 #include "core/workflow.hpp"
+#include "dsl/config.hpp"
 #include "dsl/diagnostic.hpp"
 
 namespace baton::dsl {
@@ -27,6 +28,10 @@ struct LoadOptions {
   // Providers the host can create models for; when non-empty, `models.*.provider` must be one of
   // them (with a did-you-mean). Empty: not checked.
   std::vector<std::string> providers;
+  // Configuration files' models, provider defaults and prices. Models the workflow names but
+  // does not define are taken from here (with their fallback chains); every model gets its
+  // provider's defaults and configured price where it sets none.
+  std::shared_ptr<const ProjectConfig> config;
 };
 
 // Reads and loads `path`; diagnostics name the file as `path` is written.

@@ -5,6 +5,7 @@
 // ends, comments, multi-line data (joined with \n), `event:`, `id:`, `retry:`, a BOM at the start.
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -27,13 +28,20 @@ class SseParser {
   explicit SseParser(size_t max_event_bytes = 8u << 20) : max_event_bytes_(max_event_bytes) {}
 
   // Consumes `bytes`, calling `handler` for each complete event; a non-ok handler status stops
-  // parsing and is returned.
+  // parsing and is returned. After a failure the parser's state is unspecified: discard it.
   Status Feed(std::string_view bytes, const Handler& handler);
 
   // Whether bytes of an incomplete event are buffered (a stream that ends here was truncated).
   bool HasPartialEvent() const;
 
+  // The last valid `retry:` value seen (the server's reconnection time in ms), or -1 if none.
+  int64_t retry_ms() const { return retry_ms_; }
+
  private:
+  Status Consume(std::string_view bytes, const Handler& handler);
+  Status ProcessLine(std::string_view line, const Handler& handler);
+  Status CheckSize() const;
+
   size_t max_event_bytes_;
   std::string line_;
   std::string data_;
@@ -42,6 +50,7 @@ class SseParser {
   bool has_data_ = false;
   bool after_cr_ = false;
   bool started_ = false;
+  int64_t retry_ms_ = -1;
 };
 
 }  // namespace baton::http

@@ -85,6 +85,7 @@ struct RunCtx {
   int64_t deadline_ms = 0;
   int64_t next_poll_ms = 0;
   Status journal_error;
+  BudgetLedger ledger;  // model calls in flight: reserved cost
 
   std::mutex done_mu;
   std::condition_variable done_cv;
@@ -97,7 +98,7 @@ struct Engine::Impl {
       : store(s),
         options(o),
         clock(o.clock ? *o.clock : SystemClock::Get()),
-        runner(s, m, t, clock, o.blob_threshold),
+        runner(s, m, t, clock, o.blob_threshold, o.global_daily_usd),
         limiter(io, static_cast<size_t>(std::max(1, o.max_concurrency))),
         work(asio::make_work_guard(io)) {
     int n = std::max(1, o.threads);
@@ -143,6 +144,10 @@ struct Engine::Impl {
                                 std::optional<store::RunUpdate> update);
   asio::awaitable<core::StepOutcome> ExecuteInstance(std::shared_ptr<RunCtx> ctx, core::Dispatch d);
   void Spawn(const std::shared_ptr<RunCtx>& ctx, core::Dispatch d);
+  // A sink that turns a step instance's streamed deltas into model_delta events for the
+  // listener; empty when there is no listener.
+  providers::StreamSink DeltaSink(const std::shared_ptr<RunCtx>& ctx, const std::string& step,
+                                  int32_t item);
   void Complete(const std::shared_ptr<RunCtx>& ctx);
 
   store::Store& store;
@@ -162,6 +167,42 @@ struct Engine::Impl {
   std::string host = HostName();
   json::object env;  // the env.* context, captured when the engine starts
 };
+
+providers::StreamSink Engine::Impl::DeltaSink(const std::shared_ptr<RunCtx>& ctx,
+                                              const std::string& step, int32_t item) {
+  EventListener l;
+  {
+    std::lock_guard lock(mu);
+    l = listener;
+  }
+  if (!l) return {};
+  // Deltas arrive on a provider's I/O thread; the listener is called on the run's strand.
+  std::weak_ptr<RunCtx> weak = ctx;
+  return [weak, l = std::move(l), step, item](const providers::StreamDelta& delta) {
+    auto c = weak.lock();
+    if (!c) return;
+    core::Event e;
+    e.type = core::EventType::kModelDelta;
+    e.step = step;
+    e.item = item;
+    switch (delta.kind) {
+      case providers::StreamDelta::Kind::kText:
+        e.data["text"] = delta.text;
+        break;
+      case providers::StreamDelta::Kind::kReasoning:
+        e.data["reasoning"] = delta.text;
+        break;
+      case providers::StreamDelta::Kind::kToolCall: {
+        json::object call{{"index", delta.tool_index}, {"arguments", delta.arguments}};
+        if (!delta.tool_id.empty()) call["id"] = delta.tool_id;
+        if (!delta.tool_name.empty()) call["name"] = delta.tool_name;
+        e.data["tool_call"] = std::move(call);
+        break;
+      }
+    }
+    asio::post(c->strand, [c, l, e = std::move(e)] { l(c->id, e); });
+  };
+}
 
 void Engine::Impl::Spawn(const std::shared_ptr<RunCtx>& ctx, core::Dispatch d) {
   auto sig = std::make_shared<asio::cancellation_signal>();
@@ -213,12 +254,13 @@ asio::awaitable<core::StepOutcome> Engine::Impl::ExecuteInstance(std::shared_ptr
     }
   } permit{limiter};
 
+  CallContext call{&ctx->ledger, DeltaSink(ctx, step.id, d.item)};
   std::optional<Millis> timeout = step.timeout ? step.timeout : wf.default_timeout;
-  if (!timeout) co_return co_await runner.Run(ctx->state, std::move(d));
+  if (!timeout) co_return co_await runner.Run(ctx->state, std::move(d), std::move(call));
 
   asio::steady_timer timer(ctx->strand, std::chrono::milliseconds(timeout->count()));
   core::Dispatch copy = d;
-  auto r = co_await (runner.Run(ctx->state, std::move(d)) ||
+  auto r = co_await (runner.Run(ctx->state, std::move(d), std::move(call)) ||
                      timer.async_wait(asio::as_tuple(asio::use_awaitable)));
   if (r.index() == 0) co_return std::get<0>(std::move(r));
   core::StepOutcome o;
@@ -249,7 +291,35 @@ asio::awaitable<void> Engine::Impl::RunLoop(std::shared_ptr<RunCtx> ctx, core::D
   core::RunState& state = ctx->state;
   for (;;) {
     // 1. Journal what was decided; nothing starts before it is durable.
+    if (d.paused && !update) update.emplace();
+    // Settled model costs go to the daily ledger in the same transaction as their events.
+    double spent = 0;
+    int64_t tokens = 0;
+    for (const auto& e : d.events) {
+      if (e.type != core::EventType::kModelCalled) continue;
+      const auto* u = e.data.if_contains("usage");
+      if (!u || !u->is_object()) continue;
+      if (const auto* c = u->get_object().if_contains("cost_usd"); c && c->is_number()) {
+        spent += c->to_number<double>();
+      }
+      for (const char* k : {"input_tokens", "output_tokens"}) {
+        if (const auto* t = u->get_object().if_contains(k); t && t->is_int64()) {
+          tokens += t->get_int64();
+        }
+      }
+    }
+    if (spent > 0 || tokens > 0) {
+      if (!update) update.emplace();
+      std::string day = UtcDay(d.events.back().time_ms);
+      update->spend.push_back({day, "*", spent, tokens});
+      update->spend.push_back({day, "workflow:" + state.workflow().name, spent, tokens});
+    }
     if (!d.events.empty() || update) {
+      if (d.paused) {
+        update->status = core::RunStatus::kPaused;
+        update->usage = state.usage().ToJson();
+        update->owner_pid = 0;
+      }
       if (d.finished) {
         if (!update) update.emplace();
         update->status = state.status();
@@ -294,7 +364,7 @@ asio::awaitable<void> Engine::Impl::RunLoop(std::shared_ptr<RunCtx> ctx, core::D
         for (const auto& e : d.events) l(ctx->id, e);
       }
     }
-    if (d.finished) break;
+    if (d.finished || d.paused) break;
     if (d.cancel_in_flight) {
       for (auto& [key, sig] : ctx->inflight) sig->emit(asio::cancellation_type::terminal);
     }
@@ -326,7 +396,7 @@ asio::awaitable<void> Engine::Impl::RunLoop(std::shared_ptr<RunCtx> ctx, core::D
       if (wake_at && now >= wake_at) {
         core::Decider::Advance(state, now, d);
         wake_at = d.wake_at_ms;
-        if (!d.events.empty() || d.finished) break;
+        if (!d.events.empty() || d.finished || d.paused) break;
       }
       int64_t next = INT64_MAX;
       if (wake_at) next = std::min(next, wake_at);
@@ -428,7 +498,8 @@ Result<std::string> Engine::Start(std::shared_ptr<const core::Workflow> workflow
   return id;
 }
 
-Status Engine::Resume(std::shared_ptr<const core::Workflow> workflow, const std::string& run_id) {
+Status Engine::Resume(std::shared_ptr<const core::Workflow> workflow, const std::string& run_id,
+                      json::object raise_budget) {
   Impl& impl = *impl_;
   BATON_ASSIGN_OR_RETURN(store::RunRecord rec, impl.store.GetRun(run_id));
   if (core::IsTerminal(rec.status)) {
@@ -448,6 +519,7 @@ Status Engine::Resume(std::shared_ptr<const core::Workflow> workflow, const std:
     core::Decider::Advance(ctx->state, now, first);
   } else {
     core::Decider::Recover(ctx->state, now, first);
+    if (ctx->state.paused()) core::Decider::Resume(ctx->state, std::move(raise_budget), now, first);
   }
   store::RunUpdate update;
   update.status = core::RunStatus::kRunning;

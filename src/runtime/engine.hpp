@@ -44,6 +44,7 @@ struct EngineOptions {
   Clock* clock = nullptr;         // nullptr = SystemClock
   Millis cancel_poll{300};        // how often runs look for `baton runs cancel` (0 = never)
   int64_t blob_threshold = 1024;  // prompts/replies larger than this go to blobs
+  std::optional<double> global_daily_usd;  // budget over every run per UTC day (config file)
 };
 
 struct RunOptions {
@@ -92,9 +93,12 @@ class Engine {
   // it. Returns the new run id. Fails with kInvalidArgument on bad inputs (nothing is created).
   Result<std::string> Start(std::shared_ptr<const core::Workflow> workflow, RunOptions options);
 
-  // Continues an interrupted run from its journal: succeeded steps are not executed again.
+  // Continues an interrupted or paused run from its journal: succeeded steps are not executed
+  // again. A paused run continues with the limits in `raise_budget` (any of max_cost_usd,
+  // max_tokens, daily_usd; empty keeps them, and the run pauses again if still over).
   // Fails with kFailedPrecondition when the run has already finished.
-  Status Resume(std::shared_ptr<const core::Workflow> workflow, const std::string& run_id);
+  Status Resume(std::shared_ptr<const core::Workflow> workflow, const std::string& run_id,
+                json::object raise_budget = {});
 
   // Requests cancellation of a run of this engine: in-flight steps are cancelled and the run
   // finishes `cancelled`. Returns false when the run is not executing here.

@@ -7,6 +7,7 @@
 
 #include "base/json.hpp"
 #include "core/step_env.hpp"
+#include "providers/pricing.hpp"
 #include "providers/registry.hpp"
 #include "schema/validator.hpp"
 #include "store/store.hpp"
@@ -50,12 +51,14 @@ std::string Tail(std::string_view s, size_t n) {
 }  // namespace
 
 StepRunner::StepRunner(store::Store& store, const providers::ModelRegistry& models,
-                       tools::ToolRegistry& tools, Clock& clock, int64_t blob_threshold)
+                       tools::ToolRegistry& tools, Clock& clock, int64_t blob_threshold,
+                       std::optional<double> global_daily_usd)
     : store_(store),
       models_(models),
       tools_(tools),
       clock_(clock),
-      blob_threshold_(blob_threshold) {}
+      blob_threshold_(blob_threshold),
+      global_daily_usd_(global_daily_usd) {}
 
 StepRunner::~StepRunner() = default;
 
@@ -97,11 +100,12 @@ Result<const schema::Schema*> StepRunner::GetSchema(const json::value& s) {
   return raw;
 }
 
-boost::asio::awaitable<StepOutcome> StepRunner::Run(const core::RunState& state, Dispatch d) {
+boost::asio::awaitable<StepOutcome> StepRunner::Run(const core::RunState& state, Dispatch d,
+                                                    CallContext ctx) {
   const core::Step& step = state.workflow().steps[static_cast<size_t>(d.step)];
   try {
     if (std::holds_alternative<core::CallStep>(step.kind)) co_return co_await RunCall(state, d);
-    co_return co_await RunModel(state, d);
+    co_return co_await RunModel(state, d, std::move(ctx));
   } catch (const boost::system::system_error& e) {
     StepOutcome o = OutcomeFor(d);
     o.status = e.code() == boost::asio::error::operation_aborted
@@ -115,7 +119,8 @@ boost::asio::awaitable<StepOutcome> StepRunner::Run(const core::RunState& state,
   }
 }
 
-boost::asio::awaitable<StepOutcome> StepRunner::RunModel(const core::RunState& state, Dispatch d) {
+boost::asio::awaitable<StepOutcome> StepRunner::RunModel(const core::RunState& state, Dispatch d,
+                                                         CallContext ctx) {
   const core::Workflow& wf = state.workflow();
   const core::Step& step = wf.steps[static_cast<size_t>(d.step)];
   StepOutcome o = OutcomeFor(d);
@@ -180,10 +185,56 @@ boost::asio::awaitable<StepOutcome> StepRunner::RunModel(const core::RunState& s
     req.messages.push_back({"user", in ? AsText(*in) : ""});
   }
 
+  // Budgets: estimate, check, and reserve before the call; the journaled usage settles it.
+  const core::Budget& budget = state.budget();
+  auto price = providers::ResolvePrice(cfg->second);
+  CallEstimate estimate = EstimateCall(req, price.ok() ? price->price : providers::Price{});
+  DailySpend daily;
+  if (budget.daily_usd || global_daily_usd_) {
+    std::string today = UtcDay(clock_.NowMillis());
+    if (budget.daily_usd) {
+      auto spent = store_.DailySpend(today, "workflow:" + wf.name);
+      daily.workflow_usd = spent.ok() ? *spent : 0.0;
+    }
+    if (global_daily_usd_) {
+      auto spent = store_.DailySpend(today, "*");
+      daily.global_usd = spent.ok() ? *spent : 0.0;
+      daily.global_limit = global_daily_usd_;
+    }
+  }
+  Status fits = CheckBudgets(state, d.step, agent_name, *ctx.ledger, estimate, daily);
+  std::string downgraded_from;
+  if (!fits.ok() && budget.on_exceed == "downgrade" && budget.downgrade_to != model_name) {
+    auto down = wf.models.find(budget.downgrade_to);
+    auto down_model = down == wf.models.end() ? Result<providers::ChatModel*>(NotFound("model"))
+                                              : GetModel(down->second);
+    if (down_model.ok()) {
+      auto down_price = providers::ResolvePrice(down->second);
+      req.model = down->second.model;
+      estimate = EstimateCall(req, down_price.ok() ? down_price->price : providers::Price{});
+      fits = CheckBudgets(state, d.step, agent_name, *ctx.ledger, estimate, daily);
+      downgraded_from = model_name;
+      model_name = budget.downgrade_to;
+      model = down_model;
+    }
+  }
+  if (!fits.ok()) {
+    o.status = fits.WithRetryHints({-1, true});
+    co_return o;
+  }
+  struct Reservation {
+    BudgetLedger& ledger;
+    uint64_t ticket;
+    ~Reservation() { ledger.Release(ticket); }
+  } reservation{*ctx.ledger, ctx.ledger->Reserve(estimate, d.step, agent_name)};
+
+  if (ctx.stream) req.stream = ctx.stream;
   int64_t t0 = clock_.NowMillis();
   auto reply = co_await (*model)->Complete(req);
   core::Event fact = Fact(core::EventType::kModelCalled, step, d);
   fact.data["model"] = model_name;
+  if (!downgraded_from.empty()) fact.data["downgraded_from"] = downgraded_from;
+  fact.data["reserved_usd"] = estimate.usd;
   fact.data["provider"] = (*model)->provider();
   fact.data["provider_model"] = req.model;
   json::array prompt;

@@ -14,6 +14,7 @@
 #include "core/decider.hpp"
 #include "core/run_state.hpp"
 #include "providers/chat_model.hpp"
+#include "runtime/budget.hpp"
 
 namespace baton::store {
 class Store;
@@ -30,19 +31,29 @@ class Schema;
 
 namespace baton::runtime {
 
+// What the engine lends a step instance besides the run's state.
+struct CallContext {
+  BudgetLedger* ledger = nullptr;  // the run's reservations (strand-local; required)
+  providers::StreamSink stream;    // live model deltas; empty = the call need not stream
+};
+
 class StepRunner {
  public:
+  // `global_daily_usd`: the configured budget over every run per UTC day, if any.
   StepRunner(store::Store& store, const providers::ModelRegistry& models,
-             tools::ToolRegistry& tools, Clock& clock, int64_t blob_threshold);
+             tools::ToolRegistry& tools, Clock& clock, int64_t blob_threshold,
+             std::optional<double> global_daily_usd = std::nullopt);
   ~StepRunner();
 
   // Executes `d` for the run whose state is `state` (owned by the caller's strand, alive until
   // the returned awaitable completes). Never throws: failures, including cancellation, are in
   // the outcome's status.
-  boost::asio::awaitable<core::StepOutcome> Run(const core::RunState& state, core::Dispatch d);
+  boost::asio::awaitable<core::StepOutcome> Run(const core::RunState& state, core::Dispatch d,
+                                                CallContext ctx);
 
  private:
-  boost::asio::awaitable<core::StepOutcome> RunModel(const core::RunState& state, core::Dispatch d);
+  boost::asio::awaitable<core::StepOutcome> RunModel(const core::RunState& state, core::Dispatch d,
+                                                     CallContext ctx);
   boost::asio::awaitable<core::StepOutcome> RunCall(const core::RunState& state, core::Dispatch d);
   // The model for a `models:` entry; created once per distinct configuration. Thread-safe.
   Result<providers::ChatModel*> GetModel(const core::ModelConfig& config);
@@ -55,6 +66,7 @@ class StepRunner {
   tools::ToolRegistry& tools_;
   Clock& clock_;
   int64_t blob_threshold_;
+  std::optional<double> global_daily_usd_;
   std::mutex mu_;  // guards the caches below (shared by the strands of all runs)
   std::map<std::string, std::unique_ptr<providers::ChatModel>> model_cache_;
   std::map<std::string, std::unique_ptr<schema::Schema>> schema_cache_;

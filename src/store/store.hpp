@@ -41,7 +41,17 @@ struct RunRecord {
 };
 
 // Changes to a run's row committed atomically with an append.
+// Money spent on a UTC day under a scope ("*" = everything, "workflow:<name>"), added to the
+// daily spend ledger in the same transaction as the events that record the calls.
+struct SpendDelta {
+  std::string day;  // "YYYY-MM-DD" (UTC)
+  std::string scope;
+  double usd = 0;
+  int64_t tokens = 0;
+};
+
 struct RunUpdate {
+  std::vector<SpendDelta> spend;
   std::optional<core::RunStatus> status;
   std::optional<json::value> outputs;
   std::optional<std::string> error;
@@ -95,6 +105,10 @@ class Store {
   // Marks a run for cancellation; its executor observes it by polling IsCancelRequested.
   virtual Status RequestCancel(std::string_view run_id) = 0;
   virtual Result<bool> IsCancelRequested(std::string_view run_id) = 0;
+
+  // USD spent on `day` ("YYYY-MM-DD", UTC) under `scope` by every run in this store (0 when
+  // nothing was recorded).
+  virtual Result<double> DailySpend(std::string_view day, std::string_view scope) = 0;
 
   // Stores `bytes` once under their SHA-256; returns the hex hash. Idempotent.
   virtual Result<std::string> PutBlob(std::string_view bytes) = 0;

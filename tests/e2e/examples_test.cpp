@@ -43,6 +43,7 @@ Example ReadExample(const fs::path& rel) {
     flat.push_back(c);
   }
   if (flat.find("exits with status 3") != std::string::npos) ex.expected_exit = 3;
+  if (flat.find("exits with status 4") != std::string::npos) ex.expected_exit = 4;
   return ex;
 }
 
@@ -62,7 +63,7 @@ TEST(Examples, ThereIsOneExamplePerFeature) {
   for (const auto& ex : AllExamples()) names.push_back(ex.file.stem().string());
   for (const char* want :
        {"sequence", "dag", "fan_out", "conditions", "retries", "timeouts", "catch", "exec_tools",
-        "llm_steps", "structured_output", "scripted_replies", "budget", "inputs", "effect_once"}) {
+        "llm_steps", "structured_output", "scripted_replies", "budget", "budget_pause", "inputs", "effect_once"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
   }
 }
@@ -91,7 +92,9 @@ TEST(Examples, EveryExampleRunsWithItsHeaderCommand) {
     EXPECT_EQ(o.code, ex.expected_exit) << o.err;
     json::value summary = MustParse(o.out, ex.file.string());
     if (!summary.is_object()) continue;
-    EXPECT_EQ(summary.at("status"), ex.expected_exit == 0 ? "succeeded" : "failed");
+    const char* status = ex.expected_exit == 0 ? "succeeded" : ex.expected_exit == 4 ? "paused"
+                                                                                    : "failed";
+    EXPECT_EQ(summary.at("status"), status);
   }
 }
 

@@ -300,6 +300,28 @@ TEST_P(StoreConformanceTest, RunUpdateIsAppliedWithTheEvents) {
   EXPECT_EQ(run->outputs, *finish.outputs);
 }
 
+TEST_P(StoreConformanceTest, DailySpendAddsUpWithAppendsAndSurvivesReopen) {
+  ASSERT_TRUE(store_->CreateRun(MakeRun("r1")).ok());
+  EXPECT_EQ(*store_->DailySpend("2026-11-21", "*"), 0.0);
+  RunUpdate u;
+  u.spend = {{"2026-11-21", "*", 0.25, 100}, {"2026-11-21", "workflow:w", 0.25, 100}};
+  ASSERT_TRUE(store_->AppendSync("r1", MakeEvents(1, 1), u).ok());
+  u.spend = {{"2026-11-21", "*", 0.5, 10}, {"2026-11-22", "*", 1.0, 10}};
+  ASSERT_TRUE(store_->AppendSync("r1", MakeEvents(2, 1), u).ok());
+  EXPECT_DOUBLE_EQ(*store_->DailySpend("2026-11-21", "*"), 0.75);
+  EXPECT_DOUBLE_EQ(*store_->DailySpend("2026-11-21", "workflow:w"), 0.25);
+  EXPECT_DOUBLE_EQ(*store_->DailySpend("2026-11-22", "*"), 1.0);
+  EXPECT_EQ(*store_->DailySpend("2026-11-22", "workflow:w"), 0.0);
+  // A rejected batch (sequence gap) adds nothing.
+  u.spend = {{"2026-11-21", "*", 9.0, 1}};
+  EXPECT_FALSE(store_->AppendSync("r1", MakeEvents(9, 1), u).ok());
+  EXPECT_DOUBLE_EQ(*store_->DailySpend("2026-11-21", "*"), 0.75);
+  if (!GetParam().persistent) return;
+  store_.reset();
+  store_ = Open();
+  EXPECT_DOUBLE_EQ(*store_->DailySpend("2026-11-21", "*"), 0.75);
+}
+
 TEST_P(StoreConformanceTest, ListRunsNewestFirstWithFilters) {
   ASSERT_TRUE(store_->CreateRun(MakeRun("a", "alpha", 100, RunStatus::kSucceeded)).ok());
   ASSERT_TRUE(store_->CreateRun(MakeRun("b", "beta", 300, RunStatus::kRunning)).ok());

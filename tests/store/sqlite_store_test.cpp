@@ -122,10 +122,33 @@ TEST_P(SqliteStoreTest, FileIsIntactAfterABurst) {
   EXPECT_EQ(raw.Query("PRAGMA integrity_check"), "ok");
   EXPECT_EQ(raw.Query("PRAGMA foreign_key_check"), "");
   EXPECT_EQ(raw.Query("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.Query("PRAGMA user_version"), "1");
+  EXPECT_EQ(raw.Query("PRAGMA user_version"), "2");
   EXPECT_EQ(raw.Query("SELECT count(*) FROM events"), std::to_string(kThreads * kBatches * 2));
   EXPECT_EQ(raw.Query("SELECT count(*) FROM blobs"), std::to_string(kThreads * 5));
   EXPECT_EQ(raw.Query("SELECT min(last_seq) FROM runs"), std::to_string(kBatches * 2));
+}
+
+TEST_P(SqliteStoreTest, VersionOneJournalGainsTheSpendLedger) {
+  {
+    std::unique_ptr<Store> store = Open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->CreateRun(MakeRun("old")).ok());
+  }
+  {
+    RawConnection raw(path_);
+    raw.Query("DROP TABLE spend");
+    raw.Query("PRAGMA user_version = 1");
+  }
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->GetRun("old").ok());
+  RunUpdate u;
+  u.spend = {{"2026-11-21", "*", 0.5, 1}};
+  ASSERT_TRUE(store->AppendSync("old", MakeEvents(1, 1), u).ok());
+  EXPECT_DOUBLE_EQ(*store->DailySpend("2026-11-21", "*"), 0.5);
+  store.reset();
+  RawConnection raw(path_);
+  EXPECT_EQ(raw.Query("PRAGMA user_version"), "2");
 }
 
 TEST_P(SqliteStoreTest, OpenReadTransactionDoesNotBlockAppends) {

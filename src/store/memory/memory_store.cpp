@@ -115,6 +115,12 @@ class MemoryStore final : public Store {
     return it->second.record.cancel_requested;
   }
 
+  Result<double> DailySpend(std::string_view day, std::string_view scope) override {
+    std::lock_guard lock(mu_);
+    auto it = spend_.find(std::string(day) + '\n' + std::string(scope));
+    return it == spend_.end() ? 0.0 : it->second;
+  }
+
   Result<std::string> PutBlob(std::string_view bytes) override {
     std::string hash = Sha256Hex(bytes);
     std::lock_guard lock(mu_);
@@ -146,13 +152,17 @@ class MemoryStore final : public Store {
       entry.events.insert(entry.events.end(), std::make_move_iterator(events.begin()),
                           std::make_move_iterator(events.end()));
     }
-    if (update) ApplyUpdate(*update, entry.record);
+    if (update) {
+      for (const SpendDelta& d : update->spend) spend_[d.day + '\n' + d.scope] += d.usd;
+      ApplyUpdate(*update, entry.record);
+    }
     return Status::Ok();
   }
 
   std::mutex mu_;
   std::map<std::string, RunEntry, std::less<>> runs_;  // ordered for prefix lookup
   std::unordered_map<std::string, std::string> blobs_;
+  std::unordered_map<std::string, double> spend_;  // "day\nscope" -> usd
 };
 
 }  // namespace

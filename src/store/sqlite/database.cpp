@@ -47,6 +47,8 @@ void Statement::BindInt(int index, int64_t value) {
   sqlite3_bind_int64(stmt_, index, static_cast<sqlite3_int64>(value));
 }
 
+void Statement::BindDouble(int index, double value) { sqlite3_bind_double(stmt_, index, value); }
+
 void Statement::BindText(int index, std::string_view value) {
   sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
 }
@@ -78,6 +80,8 @@ void Statement::Reset() {
 }
 
 int64_t Statement::ColumnInt(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+double Statement::ColumnDouble(int column) const { return sqlite3_column_double(stmt_, column); }
 
 std::string_view Statement::ColumnText(int column) const {
   const unsigned char* text = sqlite3_column_text(stmt_, column);

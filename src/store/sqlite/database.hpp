@@ -35,6 +35,7 @@ class Statement {
 
   // Parameters are 1-based. Text and blobs are not copied: they must stay alive until Reset().
   void BindInt(int index, int64_t value);
+  void BindDouble(int index, double value);
   void BindText(int index, std::string_view value);
   void BindBlob(int index, std::string_view value);
   void BindNull(int index);
@@ -48,6 +49,7 @@ class Statement {
 
   // Columns are 0-based; views are valid until the next Step or Reset.
   int64_t ColumnInt(int column) const;
+  double ColumnDouble(int column) const;
   std::string_view ColumnText(int column) const;
   std::string_view ColumnBlob(int column) const;
   bool ColumnIsNull(int column) const;

@@ -46,6 +46,17 @@ CREATE TABLE blobs (
 );
 )sql";
 
+// Version 2: the daily spend ledger (budgets per day).
+constexpr const char* kCreateSpend = R"sql(
+CREATE TABLE spend (
+  day    TEXT NOT NULL,
+  scope  TEXT NOT NULL,
+  usd    REAL NOT NULL,
+  tokens INTEGER NOT NULL,
+  PRIMARY KEY (day, scope)
+) WITHOUT ROWID;
+)sql";
+
 }  // namespace
 
 Status ConfigureConnection(Database& db, const SqliteOptions& options) {
@@ -68,8 +79,9 @@ Status EnsureSchema(Database& db) {
   BATON_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
   Result<int64_t> version = db.QueryInt("PRAGMA user_version");
   Status status = version.status();
-  if (status.ok() && *version == 0) {
-    status = db.Exec(kCreateSchema);
+  if (status.ok() && (*version == 0 || *version == 1)) {
+    if (*version == 0) status = db.Exec(kCreateSchema);
+    if (status.ok()) status = db.Exec(kCreateSpend);
     if (status.ok()) {
       status = db.Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
     }

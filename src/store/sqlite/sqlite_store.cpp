@@ -62,6 +62,11 @@ constexpr const char* kRunExists = "SELECT 1 FROM runs WHERE id = ?1";
 constexpr const char* kIsCancelRequested = "SELECT cancel_requested FROM runs WHERE id = ?1";
 constexpr const char* kSelectBlob = "SELECT data FROM blobs WHERE hash = ?1";
 constexpr const char* kBlobExists = "SELECT 1 FROM blobs WHERE hash = ?1";
+constexpr const char* kAddSpend =
+    "INSERT INTO spend (day, scope, usd, tokens) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (day, scope) DO UPDATE SET usd = usd + excluded.usd, "
+    "tokens = tokens + excluded.tokens";
+constexpr const char* kSelectSpend = "SELECT usd FROM spend WHERE day = ?1 AND scope = ?2";
 
 // Every run SELECT lists the runs columns in schema order (see codec.hpp).
 #define BATON_RUN_COLUMNS                                                                  \
@@ -150,6 +155,17 @@ Status ApplyAppend(Database& db, WriteOp& op) {
   if (!op.events.empty()) update->BindInt(3, op.events.back().time_ms);
   std::string outputs;
   std::string usage;
+  if (op.update && !op.update->spend.empty()) {
+    BATON_ASSIGN_OR_RETURN(Statement * add, db.Prepare(kAddSpend));
+    for (const SpendDelta& delta : op.update->spend) {
+      ScopedReset add_reset(*add);
+      add->BindText(1, delta.day);
+      add->BindText(2, delta.scope);
+      add->BindDouble(3, delta.usd);
+      add->BindInt(4, delta.tokens);
+      BATON_RETURN_IF_ERROR(add->Run());
+    }
+  }
   if (op.update) {
     const RunUpdate& u = *op.update;
     if (u.status) update->BindText(4, core::RunStatusName(*u.status));
@@ -341,6 +357,17 @@ class SqliteStore final : public Store {
       BATON_ASSIGN_OR_RETURN(bool row, select->Step());
       if (!row) return NotFound("run " + std::string(run_id) + " not found");
       return select->ColumnInt(0) != 0;
+    });
+  }
+
+  Result<double> DailySpend(std::string_view day, std::string_view scope) override {
+    return WithReader([&](Database& db) -> Result<double> {
+      BATON_ASSIGN_OR_RETURN(Statement * select, db.Prepare(kSelectSpend));
+      ScopedReset reset(*select);
+      select->BindText(1, day);
+      select->BindText(2, scope);
+      BATON_ASSIGN_OR_RETURN(bool row, select->Step());
+      return row ? select->ColumnDouble(0) : 0.0;
     });
   }
 
