@@ -18,7 +18,10 @@ Result<std::unique_ptr<store::Store>> OpenStore(const StoreConfig& config) {
   return store::OpenSqliteStore(config.path, options);
 }
 
-Registries::Registries() { providers::RegisterBuiltinProviders(models); }
+Registries::Registries()
+    : admission(std::make_shared<providers::admission::AdmissionHub>()) {
+  providers::RegisterBuiltinProviders(models, admission);
+}
 
 dsl::LoadOptions Registries::LoadOptions() const {
   dsl::LoadOptions options;
@@ -51,6 +54,17 @@ std::vector<dsl::Diagnostic> CheckModels(const core::Workflow& workflow,
                      config.loc.col, "error",
                      fmt::format("model '{}': {}", name, model.error().message())});
     }
+  }
+  return out;
+}
+
+std::vector<std::string> OfflineModels(const core::Workflow& workflow,
+                                       const Registries& registries) {
+  std::vector<std::string> out;
+  for (const auto& [name, config] : workflow.models) {
+    if (config.provider == "sim" || !config.options.contains("offline")) continue;
+    auto model = registries.models.Create(config);
+    if (model.ok() && (*model)->provider() == "sim") out.push_back(name);
   }
   return out;
 }

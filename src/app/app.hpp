@@ -11,6 +11,7 @@
 #include "base/status.hpp"
 #include "core/workflow.hpp"
 #include "dsl/loader.hpp"
+#include "providers/admission/hub.hpp"
 #include "providers/registry.hpp"
 #include "store/store.hpp"
 #include "tools/tool.hpp"
@@ -30,6 +31,8 @@ Result<std::unique_ptr<store::Store>> OpenStore(const StoreConfig& config);
 // settings (dsl/config.hpp) the loader and the engine apply.
 struct Registries {
   Registries();
+  // Shared by every model: rate limits, breakers, retry budgets and the response cache.
+  std::shared_ptr<providers::admission::AdmissionHub> admission;
   providers::ModelRegistry models;
   tools::ToolRegistry tools;
   std::shared_ptr<const dsl::ProjectConfig> config;  // null until LoadConfig succeeds
@@ -47,6 +50,10 @@ std::vector<dsl::Diagnostic> LoadConfig(Registries& registries);
 // model that cannot be created, at the model's position.
 std::vector<dsl::Diagnostic> CheckModels(const core::Workflow& workflow,
                                          const Registries& registries);
+
+// Models of `workflow` that are not `provider: sim` but run on the sim provider because their
+// key is missing and they say `offline: sim`.
+std::vector<std::string> OfflineModels(const core::Workflow& workflow, const Registries& registries);
 
 // The workflow a run was started with, from the source stored with it.
 Result<std::shared_ptr<const core::Workflow>> LoadRunWorkflow(store::Store& store,

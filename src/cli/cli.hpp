@@ -42,6 +42,7 @@ struct RunCommandOptions {
   std::string timeout;
   int max_concurrency = 64;
   int threads = 0;  // 0 = hardware concurrency
+  bool stream = false;  // show model replies as they stream
 };
 
 // Loads the configuration files into `registries`, printing their diagnostics; false when any
@@ -64,6 +65,10 @@ int RunsListCommand(const CommonOptions& common, const std::string& status,
                     const std::string& workflow, int limit);
 int RunsShowCommand(const CommonOptions& common, const std::string& run_id, bool trace);
 int RunsEventsCommand(const CommonOptions& common, const std::string& run_id, bool follow);
+int ProvidersListCommand();
+// Sends a tiny request to each model of the config files (and of `workflow_file`, if given);
+// exits 0 when all answer, 1 otherwise.
+int ProvidersCheckCommand(const CommonOptions& common, const std::string& workflow_file);
 int RunsCancelCommand(const CommonOptions& common, const std::string& run_id, bool wait);
 
 // `baton sim-server` (cmd_sim_server.cpp): adds the subcommand to `app`; it runs from the

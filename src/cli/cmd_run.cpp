@@ -74,7 +74,7 @@ int ExitFor(core::RunStatus status, bool interrupted) {
 // Runs `start` (which starts or resumes a run on the engine and returns its id), shows progress,
 // waits and prints the result.
 int Execute(const CommonOptions& common, app::Registries& registries, const core::Workflow& wf,
-            int threads, int max_concurrency, store::Store& store,
+            int threads, int max_concurrency, bool stream, store::Store& store,
             const std::function<Result<std::string>(runtime::Engine&)>& start) {
   bool tty = isatty(STDERR_FILENO);
   std::vector<std::string> step_ids;
@@ -92,6 +92,7 @@ int Execute(const CommonOptions& common, app::Registries& registries, const core
   options.threads =
       threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   options.max_concurrency = max_concurrency;
+  options.stream_deltas = stream;
   if (registries.config) options.global_daily_usd = registries.config->daily_usd;
   runtime::Engine engine(store, registries.models, registries.tools, options);
   {
@@ -107,6 +108,15 @@ int Execute(const CommonOptions& common, app::Registries& registries, const core
     }
   } detach{engine_mu, engine_ptr};
   engine.SetListener([&](const std::string& id, const core::Event& e) { progress.OnEvent(id, e); });
+  for (const auto& name : app::OfflineModels(wf, registries)) {
+    const auto& config = wf.models.at(name);
+    const auto* env = config.options.if_contains("api_key_env");
+    PrintErr(fmt::format("note: model '{}' ({}) runs on the built-in sim provider: {} is not set "
+                         "(offline: sim). Set it to call the real model.",
+                         name, config.provider,
+                         env && env->is_string() ? std::string(env->get_string())
+                                                 : std::string("its API key")));
+  }
   if (wf.UsesProvider("sim")) {
     PrintErr(
         "note: this workflow uses the built-in sim provider: replies, token counts and prices "
@@ -185,6 +195,7 @@ int RunCommand(const CommonOptions& common, const RunCommandOptions& options) {
   run.inputs = std::move(inputs).value();
   run.workflow_source = std::move(source).value();
   run.workflow_file = options.file;
+  run.simulated = !app::OfflineModels(*loaded.workflow, registries).empty();
   if (!options.timeout.empty()) {
     auto t = ParseDuration(options.timeout);
     if (!t.ok()) {
@@ -199,7 +210,8 @@ int RunCommand(const CommonOptions& common, const RunCommandOptions& options) {
     return kExitError;
   }
   auto wf = loaded.workflow;
-  int code = Execute(common, registries, *wf, options.threads, options.max_concurrency, **store,
+  int code = Execute(common, registries, *wf, options.threads, options.max_concurrency,
+                     options.stream, **store,
                      [&](runtime::Engine& engine) { return engine.Start(wf, run); });
   return code;
 }
@@ -250,7 +262,7 @@ int ResumeCommand(const CommonOptions& common, const std::string& run_id, int th
                          rec->id, core::RunStatusName(app::EffectiveStatus(*rec))));
     return kExitUsage;
   }
-  return Execute(common, registries, *workflow, threads, 64, **store,
+  return Execute(common, registries, *workflow, threads, 64, false, **store,
                  [&](runtime::Engine& engine) -> Result<std::string> {
                    BATON_RETURN_IF_ERROR(engine.Resume(workflow, id, budget));
                    return id;

@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
                    "bound on step instances executing at once")
       ->capture_default_str();
   run_cmd->add_option("--threads", run.threads, "executor threads (default: one per core)");
+  run_cmd->add_flag("--stream", run.stream,
+                    "stream model replies: text as it arrives (plain output), model_delta "
+                    "events (jsonl)");
   add_store(run_cmd);
   add_output(run_cmd, {"text", "json", "jsonl"});
 
@@ -110,7 +113,19 @@ int main(int argc, char** argv) {
   cancel_cmd->add_flag("--wait", cancel_wait, "wait until the run has stopped");
   add_store(cancel_cmd);
 
+  auto* providers_cmd = app.add_subcommand("providers", "list providers and check models");
+  providers_cmd->require_subcommand(1);
+  auto* providers_list_cmd =
+      providers_cmd->add_subcommand("list", "known providers, default URLs and key variables");
+  std::string check_file;
+  auto* providers_check_cmd = providers_cmd->add_subcommand(
+      "check", "send a tiny request to every configured model and report");
+  providers_check_cmd->add_option("file", check_file, "also check this workflow's models");
+  add_output(providers_check_cmd, {"text", "json"});
+
   auto* version_cmd = app.add_subcommand("version", "print the version");
+
+  AddSimServerCommand(app);  // sim-server: runs and exits from its parse callback
 
   try {
     app.parse(argc, argv);
@@ -129,6 +144,8 @@ int main(int argc, char** argv) {
   if (run_cmd->parsed()) return RunCommand(common, run);
   if (validate_cmd->parsed()) return ValidateCommand(common, validate_files);
   if (graph_cmd->parsed()) return GraphCommand(graph_file, graph_format);
+  if (providers_list_cmd->parsed()) return ProvidersListCommand();
+  if (providers_check_cmd->parsed()) return ProvidersCheckCommand(common, check_file);
   if (list_cmd->parsed()) return RunsListCommand(common, list_status, list_workflow, list_limit);
   if (show_cmd->parsed()) return RunsShowCommand(common, run_id, trace);
   if (events_cmd->parsed()) return RunsEventsCommand(common, run_id, follow);

@@ -34,7 +34,24 @@ void Progress::OnEvent(const std::string& run_id, const core::Event& e) {
     std::fflush(stdout);
     return;
   }
+  if (e.type == core::EventType::kModelDelta) {
+    // Streamed text goes out as it comes, headed by the step it belongs to (plain output only;
+    // the live table shows steps, not text).
+    const auto* text = e.data.if_contains("text");
+    if (tty_ || !text || !text->is_string()) return;
+    std::string who = e.step + (e.item >= 0 ? fmt::format("[{}]", e.item) : "");
+    std::string out;
+    if (who != streaming_) out = (streaming_.empty() ? "" : "\n") + who + ": ";
+    streaming_ = who;
+    out += std::string_view(text->get_string());
+    std::fwrite(out.data(), 1, out.size(), stderr);
+    return;
+  }
   if (!tty_) {
+    if (!streaming_.empty()) {
+      std::fputc('\n', stderr);
+      streaming_.clear();
+    }
     std::string line = FormatEventLine(e);
     line.push_back('\n');
     std::fwrite(line.data(), 1, line.size(), stderr);

@@ -37,6 +37,7 @@ class Progress {
   void Redraw(bool force);
 
   std::mutex mu_;
+  std::string streaming_;  // plain output: the step whose streamed text was printed last
   OutputFormat format_;
   bool tty_;
   std::vector<std::string> order_;

@@ -24,12 +24,13 @@ const Keys kStepKeys = {"id",           "description", "needs",   "if",    "for_
                         "max_parallel", "retry",       "timeout", "catch", "output",   "effect",
                         "budget",
                         "agent",        "input",       "llm",     "set",   "call",     "with"};
-const Keys kModelKeys = {"provider",     "model",       "base_url",    "api_key_env", "headers",
+const Keys kModelKeys = {"provider",     "model",       "base_url",    "api_key_env", "base_url_env",
+                         "model_env",    "offline",      "headers",
                          "params",       "timeouts",    "stream",      "max_tokens",  "temperature",
                          "price",        "rate_limit",  "breaker",     "retry_budget", "cache",
                          "fallback",     "fallback_on", "sim"};
 // Provider-level defaults in a config file's `providers:` (every model key but the identity).
-const Keys kProviderDefaultKeys = {"base_url",   "api_key_env", "headers",      "params",
+const Keys kProviderDefaultKeys = {"base_url",   "api_key_env", "base_url_env", "offline", "headers", "params",
                                    "timeouts",   "stream",      "rate_limit",   "breaker",
                                    "retry_budget", "cache",     "fallback_on"};
 const Keys kConfigTopKeys = {"models", "providers", "prices", "budget"};
@@ -413,13 +414,15 @@ class Builder {
         const json::value& ov = opt.value();
         if (k == "provider" || k == "model" || !Contains(kModelKeys, k)) continue;
         bool ok = true;
-        if (k == "base_url" || k == "api_key_env") {
+        if (k == "base_url" || k == "api_key_env" || k == "base_url_env" || k == "model_env") {
           ok = String(ov, op, k) != nullptr;
-          if (ok && k == "api_key_env" && !IsIdentifier(ov.get_string())) {
-            r_.AtValue(op, fmt::format("'api_key_env' names an environment variable, got '{}'",
+          if (ok && k != "base_url" && !IsIdentifier(ov.get_string())) {
+            r_.AtValue(op, fmt::format("'{}' names an environment variable, got '{}'", k,
                                        std::string_view(ov.get_string())));
             ok = false;
           }
+        } else if (k == "offline") {
+          ok = Enum(ov, op, k, {"sim"}).has_value();
         } else if (k == "headers") {
           ok = StringMap(ov, op, k);
         } else if (k == "stream") {

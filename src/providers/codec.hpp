@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "base/status.hpp"
 #include "http/client.hpp"
 #include "http/sse.hpp"
@@ -51,10 +52,15 @@ class Codec {
   virtual Result<http::HttpRequest> Encode(const ChatRequest& request, const Endpoint& endpoint,
                                            bool stream) const = 0;
 
-  // Decodes a complete 2xx response body.
-  virtual Result<ChatResponse> Decode(std::string_view body) const = 0;
+  // Decodes a complete 2xx response body to `request` (the request decides how the reply is read:
+  // with an output_schema the JSON answer is parsed into ChatResponse::structured). A body that
+  // is not the protocol's response fails with type "server_error"; an error object inside a
+  // 2xx body fails with its mapped type. Sets request_id to the body's own id (chatcmpl-...,
+  // msg_..., responseId); RequestId() gives the header's id.
+  virtual Result<ChatResponse> Decode(std::string_view body, const ChatRequest& request) const = 0;
 
-  virtual std::unique_ptr<StreamDecoder> NewStreamDecoder() const = 0;
+  // A decoder for the streamed answer to `request` (copies what it needs; `request` may die).
+  virtual std::unique_ptr<StreamDecoder> NewStreamDecoder(const ChatRequest& request) const = 0;
 
   // The failure a non-2xx response means: type from the status and the provider's error body
   // (rate_limited, overloaded, server_error, context_length, content_filter, invalid_request,
@@ -62,11 +68,18 @@ class Codec {
   // headers. Never includes request headers.
   virtual Status DecodeError(const http::HttpResponse& response) const = 0;
 
-  // Limits advertised in response headers (each protocol names them differently).
+  // Limits advertised in response headers (each protocol names them differently). Reset times
+  // given as instants are turned into durations with the codec's clock.
   virtual RateLimitInfo ParseRateLimits(const http::HttpResponse& response) const = 0;
+
+  // The provider's request id from the response headers (x-request-id, request-id, ...), or "".
+  virtual std::string RequestId(const http::HttpResponse& response) const = 0;
 };
 
-// The codec for `protocol`, or kNotFound.
-Result<std::unique_ptr<Codec>> MakeCodec(std::string_view protocol);
+// The codec for `protocol`, or kNotFound. `clock` (which must outlive the codec) turns
+// HTTP-date and RFC 3339 instants in headers into durations. Codecs are immutable and safe to
+// use from any thread; each StreamDecoder is used by one thread at a time.
+Result<std::unique_ptr<Codec>> MakeCodec(std::string_view protocol,
+                                         const Clock& clock = SystemClock::Get());
 
 }  // namespace baton::providers

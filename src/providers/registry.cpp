@@ -3,8 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "base/text.hpp"
+#include "http/client.hpp"
+#include "providers/admission/admitted_model.hpp"
+#include "providers/http_providers.hpp"
 #include "providers/sim/sim_model.hpp"
 
 namespace baton::providers {
@@ -57,8 +61,72 @@ std::vector<std::string> ModelRegistry::Providers() const {
   return names;
 }
 
-void RegisterBuiltinProviders(ModelRegistry& registry) {
-  (void)registry.Register(std::string(sim::kProviderName), sim::CreateSimModel);
+namespace {
+
+// The process's HTTP client, created on first use.
+class LazyClient {
+ public:
+  Result<std::shared_ptr<http::HttpClient>> Get() {
+    std::lock_guard lock(mu_);
+    if (client_) return client_;
+    auto created = http::HttpClient::Create();
+    if (!created.ok()) return created.error();
+    client_ = std::move(created).value();
+    return client_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<http::HttpClient> client_;
+};
+
+Result<std::unique_ptr<ChatModel>> Admit(const std::shared_ptr<admission::AdmissionHub>& hub,
+                                         const core::ModelConfig& config,
+                                         Result<std::unique_ptr<ChatModel>> inner,
+                                         std::string_view api_key) {
+  if (!inner.ok() || !hub) return inner;
+  auto admitted = admission::AdmitModel(config, std::move(inner).value(), hub, api_key);
+  if (!admitted.ok()) return admitted.error();
+  return std::unique_ptr<ChatModel>(std::move(admitted).value());
+}
+
+}  // namespace
+
+void RegisterBuiltinProviders(ModelRegistry& registry,
+                              std::shared_ptr<admission::AdmissionHub> hub) {
+  // A sim model gets the admission chain only when it asks for it (its failures are scripted:
+  // a default breaker would turn them into waits).
+  (void)registry.Register(std::string(sim::kProviderName),
+                          [hub](const core::ModelConfig& config) {
+                            auto parsed = admission::ParseAdmissionConfig(config.options);
+                            bool wanted = !parsed.ok() || parsed->configured;
+                            return Admit(wanted ? hub : nullptr, config,
+                                         sim::CreateSimModel(config), "");
+                          });
+  auto client = std::make_shared<LazyClient>();
+  HttpClientSource source = [client] { return client->Get(); };
+  for (const ProviderPreset& preset : HttpProviderPresets()) {
+    (void)registry.Register(std::string(preset.name),
+                            [hub, preset, source](const core::ModelConfig& config) {
+                              std::string key;
+                              bool offline = false;
+                              auto model = CreateHttpModel(preset, config, source, &key, &offline);
+                              if (offline) {
+                                // `offline: sim` without a key: the sim provider stands in.
+                                return Admit(hub, config, sim::CreateSimModel(config), "");
+                              }
+                              return Admit(hub, config, std::move(model), key);
+                            });
+  }
+}
+
+Status LinkFallbacks(ChatModel& model,
+                     const std::function<ChatModel*(std::string_view name)>& lookup) {
+  auto* admitted = dynamic_cast<admission::AdmittedModel*>(&model);
+  if (admitted == nullptr) return Status::Ok();
+  return admitted->LinkFallbacks([&](std::string_view name) -> admission::AdmittedModel* {
+    return dynamic_cast<admission::AdmittedModel*>(lookup(name));
+  });
 }
 
 }  // namespace baton::providers

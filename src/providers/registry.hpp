@@ -41,7 +41,21 @@ class ModelRegistry {
   std::map<std::string, ModelFactory, std::less<>> factories_;
 };
 
-// Registers the providers compiled into baton (today: "sim"). Each provider adds one line.
-void RegisterBuiltinProviders(ModelRegistry& registry);
+namespace admission {
+class AdmissionHub;
+}
+
+// Registers the providers compiled into baton: "sim" and the HTTP providers (openai, anthropic,
+// gemini and the OpenAI-compatible presets; http_providers.hpp). With a hub, every model is
+// wrapped in the admission chain (rate limits, breaker, retry budget, cache, fallbacks) sharing
+// that hub. The HTTP client is created at the first HTTP call.
+void RegisterBuiltinProviders(ModelRegistry& registry,
+                              std::shared_ptr<admission::AdmissionHub> hub = nullptr);
+
+// Connects the fallback chain (`fallback:` names) of a model made by a registry with a hub to
+// the models `lookup` returns by name. Models without a chain are left alone. Fails with
+// kNotFound naming an unknown model.
+Status LinkFallbacks(ChatModel& model,
+                     const std::function<ChatModel*(std::string_view name)>& lookup);
 
 }  // namespace baton::providers

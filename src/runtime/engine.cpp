@@ -170,6 +170,7 @@ struct Engine::Impl {
 
 providers::StreamSink Engine::Impl::DeltaSink(const std::shared_ptr<RunCtx>& ctx,
                                               const std::string& step, int32_t item) {
+  if (!options.stream_deltas) return {};
   EventListener l;
   {
     std::lock_guard lock(mu);
@@ -489,7 +490,8 @@ Result<std::string> Engine::Start(std::shared_ptr<const core::Workflow> workflow
   }
   core::Decision first;
   core::Event started =
-      core::RunStartedEvent(inputs, impl.env, workdir, workflow->UsesProvider("sim"), now);
+      core::RunStartedEvent(inputs, impl.env, workdir,
+                            workflow->UsesProvider("sim") || options.simulated, now);
   // Deciding touches only the new RunState, which no other thread can see yet.
   ctx->state.Apply(started);
   first.events.push_back(std::move(started));

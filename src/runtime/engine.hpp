@@ -45,6 +45,7 @@ struct EngineOptions {
   Millis cancel_poll{300};        // how often runs look for `baton runs cancel` (0 = never)
   int64_t blob_threshold = 1024;  // prompts/replies larger than this go to blobs
   std::optional<double> global_daily_usd;  // budget over every run per UTC day (config file)
+  bool stream_deltas = false;  // model calls stream, and the listener gets model_delta events
 };
 
 struct RunOptions {
@@ -54,6 +55,7 @@ struct RunOptions {
   std::string workdir;  // run.workdir ("" = current directory)
   std::string parent_run;
   std::optional<Millis> timeout;  // overrides defaults.run_timeout
+  bool simulated = false;         // some model runs on sim (offline: sim); run_started says so
 };
 
 // What a finished (or interrupted) run looks like to callers. Built from the journal.

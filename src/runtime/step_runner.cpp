@@ -73,18 +73,33 @@ json::value StepRunner::MaybeBlob(const std::string& text) {
   return ref;
 }
 
-Result<providers::ChatModel*> StepRunner::GetModel(const core::ModelConfig& config) {
+Result<providers::ChatModel*> StepRunner::GetModel(const core::Workflow& wf,
+                                                   const core::ModelConfig& config) {
+  std::lock_guard lock(mu_);
+  return GetModelLocked(wf, config);
+}
+
+Result<providers::ChatModel*> StepRunner::GetModelLocked(const core::Workflow& wf,
+                                                         const core::ModelConfig& config) {
   json::object key_obj = config.options;
   key_obj["provider"] = config.provider;
   key_obj["model"] = config.model;
+  key_obj["name"] = config.name;
   std::string key = CanonicalJson(key_obj);
-  std::lock_guard lock(mu_);
   auto it = model_cache_.find(key);
   if (it != model_cache_.end()) return it->second.get();
   auto model = models_.Create(config);
   if (!model.ok()) return model.error();
   auto* raw = model->get();
+  // Cached before its fallbacks are linked, so a chain that comes back to it ends here.
   model_cache_.emplace(std::move(key), std::move(model).value());
+  Status linked = providers::LinkFallbacks(*raw, [&](std::string_view name) {
+    auto fb = wf.models.find(std::string(name));
+    if (fb == wf.models.end()) return static_cast<providers::ChatModel*>(nullptr);
+    auto made = GetModelLocked(wf, fb->second);
+    return made.ok() ? *made : nullptr;
+  });
+  if (!linked.ok()) return linked;
   return raw;
 }
 
@@ -146,7 +161,7 @@ boost::asio::awaitable<StepOutcome> StepRunner::RunModel(const core::RunState& s
                       "invalid_request");
     co_return o;
   }
-  auto model = GetModel(cfg->second);
+  auto model = GetModel(wf, cfg->second);
   if (!model.ok()) {
     o.status = Status(model.error().code(), model.error().message(), "invalid_request");
     co_return o;
@@ -207,7 +222,7 @@ boost::asio::awaitable<StepOutcome> StepRunner::RunModel(const core::RunState& s
   if (!fits.ok() && budget.on_exceed == "downgrade" && budget.downgrade_to != model_name) {
     auto down = wf.models.find(budget.downgrade_to);
     auto down_model = down == wf.models.end() ? Result<providers::ChatModel*>(NotFound("model"))
-                                              : GetModel(down->second);
+                                              : GetModel(wf, down->second);
     if (down_model.ok()) {
       auto down_price = providers::ResolvePrice(down->second);
       req.model = down->second.model;
@@ -244,13 +259,35 @@ boost::asio::awaitable<StepOutcome> StepRunner::RunModel(const core::RunState& s
   fact.data["prompt"] = std::move(prompt);
   fact.data["duration_ms"] = clock_.NowMillis() - t0;
   if (!reply.ok()) {
-    fact.data["error"] =
-        json::object{{"type", reply.error().ErrorType()}, {"message", reply.error().message()}};
+    json::object err{{"type", reply.error().ErrorType()}, {"message", reply.error().message()}};
+    if (RetryHints h = reply.error().retry_hints(); h.retry_after_ms >= 0) {
+      err["retry_after_ms"] = h.retry_after_ms;
+    }
+    fact.data["error"] = std::move(err);
     o.facts.push_back(std::move(fact));
     o.status = reply.error();
     co_return o;
   }
   const providers::ChatResponse& r = *reply;
+  // Who answered (a fallback may have), and what the admission chain decided on the way.
+  if (!r.model.empty() && r.model != req.model) fact.data["answered_by"] = r.model;
+  if (!r.provider.empty() && r.provider != (*model)->provider()) {
+    fact.data["answered_provider"] = r.provider;
+  }
+  if (!r.notes.empty()) {
+    json::array notes;
+    for (const auto& n : r.notes) notes.emplace_back(n);
+    fact.data["notes"] = std::move(notes);
+  }
+  if (r.cache_hit) fact.data["cache_hit"] = true;
+  if (!r.request_id.empty()) fact.data["request_id"] = r.request_id;
+  if (!r.tool_calls.empty()) {
+    json::array calls;
+    for (const auto& c : r.tool_calls) {
+      calls.push_back(json::object{{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
+    }
+    fact.data["tool_calls"] = std::move(calls);
+  }
   fact.data["reply"] = MaybeBlob(r.text);
   if (!r.reasoning.empty()) fact.data["reasoning"] = MaybeBlob(r.reasoning);
   fact.data["finish_reason"] = r.finish_reason;

@@ -56,7 +56,10 @@ class StepRunner {
                                                      CallContext ctx);
   boost::asio::awaitable<core::StepOutcome> RunCall(const core::RunState& state, core::Dispatch d);
   // The model for a `models:` entry; created once per distinct configuration. Thread-safe.
-  Result<providers::ChatModel*> GetModel(const core::ModelConfig& config);
+  // Fallbacks (`fallback:` names) are created from `wf` and linked.
+  Result<providers::ChatModel*> GetModel(const core::Workflow& wf, const core::ModelConfig& config);
+  Result<providers::ChatModel*> GetModelLocked(const core::Workflow& wf,
+                                               const core::ModelConfig& config);
   Result<const schema::Schema*> GetSchema(const json::value& schema);
   // Replaces text longer than the blob threshold with {blob, bytes, preview}.
   json::value MaybeBlob(const std::string& text);

@@ -397,5 +397,105 @@ TEST(SimModelTest, InvalidOptionsAreReportedClearly) {
   }
 }
 
+// ---- tool calls ------------------------------------------------------------------------------
+
+ChatRequest WithTools(std::string prompt) {
+  ChatRequest r = Request("agent-step", std::move(prompt));
+  r.tools = {
+      {"search_web", "Search the web for pages",
+       Json(R"({"type":"object","properties":{"query":{"type":"string"}},"required":["query"]})")},
+      {"get_weather", "Current weather for a city",
+       Json(R"({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})")}};
+  return r;
+}
+
+TEST(SimModelTest, OffersOfToolsGetOneDeterministicCall) {
+  auto model = Make(json::object{{"seed", 3}});
+  auto a = Call(*model, WithTools("What is the weather in Paris today?"));
+  ASSERT_TRUE(a.ok()) << a.error().ToString();
+  ASSERT_EQ(a->tool_calls.size(), 1u);
+  EXPECT_EQ(a->tool_calls[0].name, "get_weather") << "the tool sharing words with the question";
+  EXPECT_EQ(a->tool_calls[0].id.rfind("call_", 0), 0u);
+  auto args = ParseJson(a->tool_calls[0].arguments);
+  ASSERT_TRUE(args.ok());
+  EXPECT_TRUE(args->at("city").is_string());
+  EXPECT_EQ(a->finish_reason, "tool_calls");
+  EXPECT_TRUE(a->text.empty());
+  EXPECT_GT(a->usage.output_tokens, 0);
+  auto b = Call(*model, WithTools("What is the weather in Paris today?"));
+  EXPECT_EQ(b->tool_calls[0].id, a->tool_calls[0].id);
+  EXPECT_EQ(b->tool_calls[0].arguments, a->tool_calls[0].arguments);
+}
+
+TEST(SimModelTest, AnswersInTextOnceTheToolResultsAreIn) {
+  auto model = Make(nullptr);
+  ChatRequest r = WithTools("What is the weather in Paris today?");
+  auto call = Call(*model, r);
+  ASSERT_TRUE(call.ok());
+  Message assistant;
+  assistant.role = "assistant";
+  assistant.tool_calls = call->tool_calls;
+  r.messages.push_back(assistant);
+  Message result;
+  result.role = "tool";
+  result.tool_call_id = call->tool_calls[0].id;
+  result.tool_name = "get_weather";
+  result.content = "rainy, 14C";
+  r.messages.push_back(result);
+  auto answer = Call(*model, r);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_TRUE(answer->tool_calls.empty());
+  EXPECT_EQ(answer->finish_reason, "stop");
+  EXPECT_NE(answer->text.find("(from get_weather)"), std::string::npos) << answer->text;
+
+  r.tool_choice = "required";  // forces another call even after results
+  EXPECT_EQ(Call(*model, r)->tool_calls.size(), 1u);
+}
+
+TEST(SimModelTest, ToolChoiceNoneOrNamed) {
+  auto model = Make(nullptr);
+  ChatRequest r = WithTools("What is the weather in Paris today?");
+  r.tool_choice = "none";
+  EXPECT_TRUE(Call(*model, r)->tool_calls.empty());
+  r.tool_choice = "search_web";
+  auto named = Call(*model, r);
+  ASSERT_EQ(named->tool_calls.size(), 1u);
+  EXPECT_EQ(named->tool_calls[0].name, "search_web");
+  EXPECT_TRUE(ParseJson(named->tool_calls[0].arguments)->at("query").is_string());
+}
+
+TEST(SimModelTest, ScriptedToolCallsAdvanceWithEachToolTurn) {
+  auto model = Make(Json(R"({"replies":[{"text":"Checking.","tool_calls":[
+      {"name":"get_weather","arguments":{"city":"Paris"}},{"name":"search_web"}]}, "Done."]})"));
+  ChatRequest r = WithTools("Weather and news for Paris?");
+  auto first = Call(*model, r);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->text, "Checking.");
+  ASSERT_EQ(first->tool_calls.size(), 2u);
+  EXPECT_EQ(first->tool_calls[0].arguments, R"({"city":"Paris"})");
+  EXPECT_TRUE(ParseJson(first->tool_calls[1].arguments)->at("query").is_string());
+  EXPECT_NE(first->tool_calls[0].id, first->tool_calls[1].id);
+  Message assistant;
+  assistant.role = "assistant";
+  assistant.tool_calls = first->tool_calls;
+  r.messages.push_back(assistant);
+  for (const auto& c : first->tool_calls) {
+    Message result;
+    result.role = "tool";
+    result.tool_call_id = c.id;
+    result.content = "ok";
+    r.messages.push_back(result);
+  }
+  EXPECT_EQ(Call(*model, r)->text, "Done.");
+
+  auto bad = CreateSimModel(Config(Json(R"({"replies":[{"tool_calls":[]}]})")));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("tool_calls must be a non-empty list"), std::string::npos);
+  auto nameless =
+      CreateSimModel(Config(Json(R"({"replies":[{"tool_calls":[{"arguments":{}}]}]})")));
+  ASSERT_FALSE(nameless.ok());
+  EXPECT_NE(nameless.error().message().find("needs a name"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace baton::providers::sim

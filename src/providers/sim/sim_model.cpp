@@ -176,7 +176,54 @@ Result<Failure> ParseFailure(const json::value& v) {
   return f;
 }
 
-// A scripted reply: a string, {error, message}, {json: value}, or any other JSON value.
+// {tool_calls: [{name, arguments?}, ...], text?}.
+Result<Reply> ParseToolCallsReply(const json::object& obj, std::string_view where) {
+  Reply r;
+  r.kind = Reply::Kind::kToolCalls;
+  for (const auto& kv : obj) {
+    if (kv.key() == "text") {
+      if (!kv.value().is_string()) return Bad(fmt::format("{}: text must be a string", where));
+      r.text = std::string(kv.value().get_string());
+    } else if (kv.key() != "tool_calls") {
+      return Bad(fmt::format("{}: unknown key '{}' next to tool_calls (expected text)", where,
+                             std::string_view(kv.key())));
+    }
+  }
+  const json::array* calls = obj.at("tool_calls").if_array();
+  if (calls == nullptr || calls->empty()) {
+    return Bad(
+        fmt::format("{}: tool_calls must be a non-empty list of {{name, arguments}}", where));
+  }
+  for (size_t i = 0; i < calls->size(); ++i) {
+    std::string at = fmt::format("{}.tool_calls[{}]", where, i);
+    const json::object* call = (*calls)[i].if_object();
+    const json::value* name = call ? call->if_contains("name") : nullptr;
+    if (name == nullptr || !name->is_string() || name->get_string().empty()) {
+      return Bad(fmt::format("{}: a tool call needs a name", at));
+    }
+    ToolCall tc;
+    tc.name = std::string(name->get_string());
+    for (const auto& kv : *call) {
+      if (kv.key() == "name") continue;
+      if (kv.key() != "arguments") {
+        return Bad(fmt::format("{}: unknown key '{}' (expected name, arguments)", at,
+                               std::string_view(kv.key())));
+      }
+      if (const json::string* text = kv.value().if_string()) {
+        tc.arguments = std::string(*text);
+      } else if (kv.value().is_object()) {
+        tc.arguments = ToJson(kv.value());
+      } else {
+        return Bad(fmt::format("{}: arguments must be an object or a JSON string", at));
+      }
+    }
+    r.tool_calls.push_back(std::move(tc));
+  }
+  return r;
+}
+
+// A scripted reply: a string, {error, message}, {json: value}, {tool_calls: [...]}, or any
+// other JSON value.
 Result<Reply> ParseReply(const json::value& v, std::string_view where) {
   Reply r;
   if (v.is_string()) {
@@ -185,6 +232,7 @@ Result<Reply> ParseReply(const json::value& v, std::string_view where) {
     return r;
   }
   if (const json::object* obj = v.if_object()) {
+    if (obj->contains("tool_calls")) return ParseToolCallsReply(*obj, where);
     if (obj->size() == 1 && obj->contains("json")) {
       r.kind = Reply::Kind::kJson;
       r.value = obj->at("json");
@@ -272,6 +320,13 @@ uint64_t CallHash(uint64_t seed, std::string_view stream, const ChatRequest& r, 
       h = Fnv1a64(std::string_view("\0", 1), h);
       h = Fnv1a64(m.content, h);
       h = Fnv1a64(std::string_view("\0", 1), h);
+      // Tool calls by name and arguments (ids are the provider's, not part of the content).
+      for (const auto& call : m.tool_calls) {
+        h = Fnv1a64(call.name, h);
+        h = Fnv1a64(std::string_view("\x1e", 1), h);
+        h = Fnv1a64(call.arguments, h);
+        h = Fnv1a64(std::string_view("\x1e", 1), h);
+      }
     }
   }
   return SplitMix64(h);
@@ -281,8 +336,6 @@ template <typename T, size_t N>
 const T& Pick(const std::array<T, N>& options, uint64_t& state) {
   return options[SplitMix64(state) % N];
 }
-
-
 
 int64_t Tokens(size_t chars, double tokens_per_char) {
   return static_cast<int64_t>(std::ceil(static_cast<double>(chars) * tokens_per_char));
@@ -362,6 +415,96 @@ constexpr std::array<std::string_view, 6> kClosers = {
 constexpr std::array<std::string_view, 4> kThoughts = {
     "First I identify what is being asked", "I start by restating the request",
     "Let me break the request into parts", "I consider the key terms"};
+
+// ---- tools ---------------------------------------------------------------------------------
+
+// Assistant turns that made tool calls: each advances a scripted reply list by one.
+size_t ToolTurns(const ChatRequest& r) {
+  return static_cast<size_t>(std::count_if(
+      r.messages.begin(), r.messages.end(),
+      [](const Message& m) { return m.role == "assistant" && !m.tool_calls.empty(); }));
+}
+
+bool EndsWithToolResults(const ChatRequest& r) {
+  return !r.messages.empty() && r.messages.back().role == "tool";
+}
+
+const ToolSpec* FindTool(const ChatRequest& r, std::string_view name) {
+  for (const auto& t : r.tools) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+std::string LowerWords(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    out.push_back(std::isalnum(c) || c >= 0x80 ? static_cast<char>(std::tolower(c)) : ' ');
+  }
+  return out;
+}
+
+// The tool the model calls now, or nullptr when it answers in text.
+const ToolSpec* ChooseTool(const ChatRequest& r, uint64_t state) {
+  if (r.tools.empty() || r.tool_choice == "none") return nullptr;
+  bool named = !r.tool_choice.empty() && r.tool_choice != "auto" && r.tool_choice != "required";
+  bool forced = named || r.tool_choice == "required";
+  if (!forced && EndsWithToolResults(r)) return nullptr;
+  if (named) {
+    if (const ToolSpec* t = FindTool(r, r.tool_choice)) return t;
+  }
+  std::vector<std::string> words = KeyWords(r, 8);
+  std::vector<const ToolSpec*> best;
+  size_t best_score = 0;
+  for (const auto& t : r.tools) {
+    std::string text = " " + LowerWords(t.name + " " + t.description) + " ";
+    size_t score = 0;
+    for (const auto& w : words) {
+      if (text.find(w) != std::string::npos) ++score;
+    }
+    if (best.empty() || score > best_score) {
+      best = {&t};
+      best_score = score;
+    } else if (score == best_score) {
+      best.push_back(&t);
+    }
+  }
+  return best[SplitMix64(state) % best.size()];
+}
+
+// "call_" and 24 hex digits, a function of the call's identity and its position in the reply.
+std::string CallId(uint64_t seed, const ChatRequest& r, size_t index) {
+  uint64_t state = CallHash(seed, fmt::format("tool-call-id\x1f{}", index), r, false, true);
+  uint64_t a = SplitMix64(state);
+  uint64_t b = SplitMix64(state);
+  return fmt::format("call_{:016x}{:08x}", a, b & 0xffffffffu);
+}
+
+// Arguments for `tool` synthesised from its parameter schema (an object in any case).
+std::string SynthesizeArguments(const ChatRequest& r, std::string_view tool, uint64_t seed) {
+  const ToolSpec* spec = FindTool(r, tool);
+  json::value schema = spec != nullptr && spec->parameters.is_object()
+                           ? spec->parameters
+                           : json::value(json::object{{"type", "object"}});
+  std::vector<std::string> words = KeyWords(r, 3);
+  std::string hint;
+  for (size_t i = 0; i < words.size(); ++i) hint += (i == 0 ? "" : " ") + words[i];
+  json::value args = schema::Synthesize(schema, seed, hint);
+  if (!args.is_object()) args = json::object();
+  return ToJson(args);
+}
+
+// Names of the tools whose results end the conversation, in order, without repeats.
+std::string AnsweredTools(const ChatRequest& r) {
+  std::vector<std::string> names;
+  for (auto it = r.messages.rbegin(); it != r.messages.rend() && it->role == "tool"; ++it) {
+    if (!it->tool_name.empty() &&
+        std::find(names.begin(), names.end(), it->tool_name) == names.end()) {
+      names.insert(names.begin(), it->tool_name);
+    }
+  }
+  return names.empty() ? "" : JoinWords(names);
+}
 
 double Normal(uint64_t& state) {
   double u1 = std::max(UnitInterval(state), 1e-12);
@@ -458,6 +601,18 @@ Result<ChatResponse> SimModel::FromScript(const Reply& reply, const ChatRequest&
       response.text = ToJson(reply.value);
       if (request.output_schema) response.structured = reply.value;
       break;
+    case Reply::Kind::kToolCalls: {
+      response.text = reply.text;
+      uint64_t state = CallHash(options_.seed, "tool-arguments", request, false, true);
+      for (size_t i = 0; i < reply.tool_calls.size(); ++i) {
+        ToolCall call = reply.tool_calls[i];
+        call.id = CallId(options_.seed, request, i);
+        uint64_t seed = SplitMix64(state);
+        if (call.arguments.empty()) call.arguments = SynthesizeArguments(request, call.name, seed);
+        response.tool_calls.push_back(std::move(call));
+      }
+      break;
+    }
   }
   return response;
 }
@@ -466,12 +621,25 @@ ChatResponse SimModel::Generate(const ChatRequest& request) const {
   uint64_t state = CallHash(options_.seed, "reply", request, false, true);
   std::vector<std::string> words = KeyWords(request, 4);
   ChatResponse response;
+  uint64_t tool_state = CallHash(options_.seed, "tool", request, false, true);
+  if (const ToolSpec* tool = ChooseTool(request, tool_state)) {
+    ToolCall call;
+    call.id = CallId(options_.seed, request, 0);
+    call.name = tool->name;
+    call.arguments = SynthesizeArguments(request, tool->name, SplitMix64(tool_state));
+    response.tool_calls.push_back(std::move(call));
+    return response;
+  }
   if (request.output_schema) {
     std::string hint;
     for (size_t i = 0; i < words.size() && i < 3; ++i) hint += (i == 0 ? "" : " ") + words[i];
     json::value value = schema::Synthesize(*request.output_schema, SplitMix64(state), hint);
     response.text = ToJson(value);
     response.structured = std::move(value);
+  } else if (std::string tools = AnsweredTools(request); !tools.empty()) {
+    std::string_view opener = Pick(kOpeners, state);
+    response.text = fmt::format("[sim] {} {} (from {}): {}", opener, JoinWords(words), tools,
+                                Pick(kClosers, state));
   } else {
     response.text = fmt::format("[sim] {} {}: {}", Pick(kOpeners, state), JoinWords(words),
                                 Pick(kClosers, state));
@@ -483,11 +651,24 @@ void SimModel::Finish(const ChatRequest& request, ChatResponse& response) const 
   uint64_t state = CallHash(options_.seed, "reasoning", request, false, true);
   double tpc = options_.tokens_per_char;
   size_t input_chars = 0;
-  for (const auto& m : request.messages) input_chars += Utf8Length(m.content);
+  for (const auto& m : request.messages) {
+    input_chars += Utf8Length(m.content);
+    for (const auto& call : m.tool_calls) {
+      input_chars += Utf8Length(call.name) + Utf8Length(call.arguments);
+    }
+  }
+  for (const auto& tool : request.tools) {
+    input_chars +=
+        Utf8Length(tool.name) + Utf8Length(tool.description) + Utf8Length(ToJson(tool.parameters));
+  }
+  size_t output_chars = Utf8Length(response.text);
+  for (const auto& call : response.tool_calls) {
+    output_chars += Utf8Length(call.name) + Utf8Length(call.arguments);
+  }
   response.usage.input_tokens = Tokens(input_chars, tpc);
-  response.usage.output_tokens = Tokens(Utf8Length(response.text), tpc);
-  response.finish_reason = "stop";
-  if (request.max_tokens && *request.max_tokens >= 0 &&
+  response.usage.output_tokens = Tokens(output_chars, tpc);
+  response.finish_reason = response.tool_calls.empty() ? "stop" : "tool_calls";
+  if (response.tool_calls.empty() && request.max_tokens && *request.max_tokens >= 0 &&
       response.usage.output_tokens > *request.max_tokens) {
     size_t keep = static_cast<size_t>(static_cast<double>(*request.max_tokens) / tpc);
     response.text = Utf8Prefix(response.text, keep);
@@ -520,7 +701,7 @@ Result<ChatResponse> SimModel::Respond(const ChatRequest& request) const {
   }
   ChatResponse response;
   if (const std::vector<Reply>* script = ScriptFor(request)) {
-    size_t index = static_cast<size_t>(std::max(request.attempt, 1) - 1);
+    size_t index = static_cast<size_t>(std::max(request.attempt, 1) - 1) + ToolTurns(request);
     BATON_ASSIGN_OR_RETURN(response,
                            FromScript((*script)[std::min(index, script->size() - 1)], request));
   } else {

@@ -5,13 +5,21 @@
 // option is described in docs/providers.md.
 //
 // Determinism contract:
-//   - the reply (text, structured output, reasoning, usage) is a function of (seed, step_id,
-//     item, messages, output_schema) and never of run_id or attempt, so a resumed run sees the
-//     same outputs as an uninterrupted one;
+//   - the reply (text, structured output, reasoning, tool calls, usage) is a function of (seed,
+//     step_id, item, messages, output_schema, tools, tool_choice) and never of run_id or
+//     attempt, so a resumed run sees the same outputs as an uninterrupted one (tool call ids
+//     included);
 //   - injected failures (`fail.rate`) and latency are functions of (seed, step_id, item,
 //     attempt), so a retry can succeed;
-//   - a scripted reply list is indexed by attempt: element i answers attempt i+1 and the last
-//     element repeats.
+//   - a scripted reply list is indexed by attempt plus tool turns: element i answers the call
+//     whose (attempt - 1) + (number of assistant turns with tool calls in its messages) is i,
+//     and the last element repeats. Without tools that is simply the attempt.
+//
+// Tools: when the request offers tools and no script answers it, the model calls exactly one
+// tool (the one whose name and description share most words with the last user message; ties
+// broken by the seed; or the one `tool_choice` names) with arguments synthesised from the
+// tool's parameter schema, unless the conversation ends with tool results (then it answers in
+// text) or tool_choice is "none". tool_choice "required" or a tool's name always calls.
 
 #include <map>
 #include <memory>
@@ -47,12 +55,15 @@ struct Failure {
 
 // One scripted answer.
 struct Reply {
-  enum class Kind { kText, kJson, kError };
+  enum class Kind { kText, kJson, kError, kToolCalls };
   Kind kind = Kind::kText;
-  std::string text;        // kText
+  std::string text;        // kText; kToolCalls: optional text said before the calls
   json::value value;       // kJson
   std::string error_type;  // kError
   std::string message;     // kError; "" = generated
+  // kToolCalls: name and arguments (JSON text, kept verbatim even when invalid; "" =
+  // synthesised from the tool's parameter schema). Ids are generated.
+  std::vector<ToolCall> tool_calls;
 };
 
 struct SimOptions {
