@@ -48,7 +48,32 @@ std::string ReadFile(const fs::path& path) {
 std::string Child::Out() const { return ReadFile(out_path); }
 std::string Child::Err() const { return ReadFile(err_path); }
 
-Child Start(const std::vector<std::string>& args, const fs::path& scratch, const fs::path& cwd) {
+namespace {
+
+// The environment children get: this process's, without anything that would point baton at a
+// real provider or a user's configuration (tests are hermetic), plus `extra` ("NAME=value").
+std::vector<std::string> ChildEnvironment(const fs::path& scratch,
+                                          const std::vector<std::string>& extra) {
+  static const char* kDropped[] = {"OPENAI_",      "ANTHROPIC_", "GEMINI_",       "GOOGLE_API_KEY",
+                                   "OPENROUTER_",  "VLLM_",      "BATON_CONFIG=", "XDG_CONFIG_HOME=",
+                                   "HTTP_PROXY=",  "HTTPS_PROXY=", "http_proxy=", "https_proxy=",
+                                   "ALL_PROXY=",   "all_proxy="};
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view v(*e);
+    bool drop = false;
+    for (const char* prefix : kDropped) drop = drop || v.rfind(prefix, 0) == 0;
+    if (!drop) env.emplace_back(v);
+  }
+  env.push_back("XDG_CONFIG_HOME=" + (scratch / "xdg-config").string());
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+}  // namespace
+
+Child Start(const std::vector<std::string>& args, const fs::path& scratch, const fs::path& cwd,
+            const std::vector<std::string>& env) {
   static int counter = 0;
   ++counter;
   Child c;
@@ -65,7 +90,11 @@ Child Start(const std::vector<std::string>& args, const fs::path& scratch, const
   std::vector<char*> raw;
   for (auto& a : argv) raw.push_back(a.data());
   raw.push_back(nullptr);
-  int rc = posix_spawn(&c.pid, raw[0], &fa, nullptr, raw.data(), environ);
+  std::vector<std::string> env_strings = ChildEnvironment(scratch, env);
+  std::vector<char*> env_raw;
+  for (auto& e : env_strings) env_raw.push_back(e.data());
+  env_raw.push_back(nullptr);
+  int rc = posix_spawn(&c.pid, raw[0], &fa, nullptr, raw.data(), env_raw.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) {
     ADD_FAILURE() << "posix_spawn " << BATON_BINARY << ": " << rc;
@@ -84,8 +113,9 @@ int Wait(const Child& child) {
   return 128 + WTERMSIG(status);
 }
 
-Output Baton(const std::vector<std::string>& args, const fs::path& scratch, const fs::path& cwd) {
-  Child c = Start(args, scratch, cwd);
+Output Baton(const std::vector<std::string>& args, const fs::path& scratch, const fs::path& cwd,
+             const std::vector<std::string>& env) {
+  Child c = Start(args, scratch, cwd, env);
   Output o;
   o.code = Wait(c);
   o.out = c.Out();

@@ -54,16 +54,18 @@ struct Child {
 };
 
 // Starts `baton <args...>` in `cwd` (the repository root by default), stdin from /dev/null,
-// stdout and stderr to new files in `scratch`.
+// stdout and stderr to new files in `scratch`. The child's environment is this process's
+// without provider keys, base URLs, proxies and user configuration (so tests never reach a real
+// provider), with XDG_CONFIG_HOME inside `scratch`, plus `env` ("NAME=value" entries).
 Child Start(const std::vector<std::string>& args, const fs::path& scratch,
-            const fs::path& cwd = SourceDir());
+            const fs::path& cwd = SourceDir(), const std::vector<std::string>& env = {});
 
 // Waits for the child to end; returns its exit status (128 + signal when killed).
 int Wait(const Child& child);
 
 // Start + Wait, with the captured output.
 Output Baton(const std::vector<std::string>& args, const fs::path& scratch,
-             const fs::path& cwd = SourceDir());
+             const fs::path& cwd = SourceDir(), const std::vector<std::string>& env = {});
 
 // Calls `done` until it returns true or `limit` passes (checking every 20 ms); returns whether
 // it became true. For waiting on another process's state without assuming timing.
