@@ -31,6 +31,25 @@ dsl::LoadOptions Registries::LoadOptions() const {
   return options;
 }
 
+std::optional<std::string> StoreResponseCache::Get(std::string_view key) {
+  auto got = store_.GetCached(key, clock_.NowMillis());
+  if (!got.ok()) return std::nullopt;
+  return *got;
+}
+
+void StoreResponseCache::Put(std::string_view key, std::string value, Millis ttl) {
+  int64_t now = clock_.NowMillis();
+  (void)store_.PutCached(key, value, now, now + ttl.count());
+}
+
+ScopedStoreCache::ScopedStoreCache(Registries& registries, store::Store& store)
+    : registries_(registries), previous_(registries.admission->cache()) {
+  registries_.admission->SetCache(
+      std::make_shared<StoreResponseCache>(store, registries.admission->clock()));
+}
+
+ScopedStoreCache::~ScopedStoreCache() { registries_.admission->SetCache(previous_); }
+
 std::vector<dsl::Diagnostic> LoadConfig(Registries& registries) {
   std::vector<std::string> files;
   if (const char* path = std::getenv("BATON_CONFIG"); path && *path) {

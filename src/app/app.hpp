@@ -12,6 +12,7 @@
 #include "core/workflow.hpp"
 #include "dsl/loader.hpp"
 #include "providers/admission/hub.hpp"
+#include "providers/admission/response_cache.hpp"
 #include "providers/registry.hpp"
 #include "store/store.hpp"
 #include "tools/tool.hpp"
@@ -39,6 +40,33 @@ struct Registries {
 
   // What the loader needs to know of them: registered tools and providers.
   dsl::LoadOptions LoadOptions() const;
+};
+
+// The admission chain's response cache kept in the journal, so a cached reply survives the
+// process (`cache: true` on a model). Thread-safe; `store` and `clock` must outlive it.
+class StoreResponseCache final : public providers::admission::ResponseCache {
+ public:
+  StoreResponseCache(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+  std::optional<std::string> Get(std::string_view key) override;
+  void Put(std::string_view key, std::string value, Millis ttl) override;
+
+ private:
+  store::Store& store_;
+  const Clock& clock_;
+};
+
+// Points `registries`' admission hub at the journal's response cache for as long as it lives,
+// then back at an in-memory one.
+class ScopedStoreCache {
+ public:
+  ScopedStoreCache(Registries& registries, store::Store& store);
+  ~ScopedStoreCache();
+  ScopedStoreCache(const ScopedStoreCache&) = delete;
+  ScopedStoreCache& operator=(const ScopedStoreCache&) = delete;
+
+ private:
+  Registries& registries_;
+  std::shared_ptr<providers::admission::ResponseCache> previous_;
 };
 
 // Reads the configuration files: $BATON_CONFIG alone when set, else dsl::ConfigFiles(). Returns

@@ -94,6 +94,7 @@ int Execute(const CommonOptions& common, app::Registries& registries, const core
   options.max_concurrency = max_concurrency;
   options.stream_deltas = stream;
   if (registries.config) options.global_daily_usd = registries.config->daily_usd;
+  app::ScopedStoreCache cache(registries, store);  // `cache: true` replies live in the journal
   runtime::Engine engine(store, registries.models, registries.tools, options);
   {
     std::lock_guard lock(engine_mu);

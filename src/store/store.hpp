@@ -110,6 +110,14 @@ class Store {
   // nothing was recorded).
   virtual Result<double> DailySpend(std::string_view day, std::string_view scope) = 0;
 
+  // The response cache (the admission chain's, persistent): the value stored under `key` if it
+  // has not expired at `now_ms`, else nullopt.
+  virtual Result<std::optional<std::string>> GetCached(std::string_view key, int64_t now_ms) = 0;
+  // Stores `value` under `key` until `expires_ms`, replacing an older value; entries expired at
+  // `now_ms` may be dropped.
+  virtual Status PutCached(std::string_view key, std::string_view value, int64_t now_ms,
+                           int64_t expires_ms) = 0;
+
   // Stores `bytes` once under their SHA-256; returns the hex hash. Idempotent.
   virtual Result<std::string> PutBlob(std::string_view bytes) = 0;
   virtual Result<std::string> GetBlob(std::string_view hash) = 0;

@@ -111,6 +111,21 @@ TEST_F(Providers, FallbackAnswersDuringAnOutageAndTheEventsSaySo) {
   EXPECT_THAT(events.out, HasSubstr("\"answered_by\":\"claude-3-5-haiku-latest\""));
 }
 
+TEST_F(Providers, CachedRepliesSurviveTheProcessAndCostNothing) {
+  fs::path wf = Workflow("openai", ", cache: { ttl: 1h }");
+  Output first = Run({"run", wf.string(), "-o", "json"});
+  ASSERT_EQ(first.code, 0) << first.err;
+  Output second = Run({"run", wf.string(), "-o", "json"});
+  ASSERT_EQ(second.code, 0) << second.err;
+  json::value a = MustParse(first.out, "first");
+  json::value b = MustParse(second.out, "second");
+  EXPECT_EQ(a.at("outputs"), b.at("outputs"));
+  EXPECT_GT(a.at("usage").at("cost_usd").to_number<double>(), 0.0);
+  EXPECT_EQ(b.at("usage").at("cost_usd").to_number<double>(), 0.0);
+  Output events = Run({"runs", "events", std::string(b.at("run_id").as_string()), "-o", "jsonl"});
+  EXPECT_THAT(events.out, HasSubstr("\"cache_hit\":true"));
+}
+
 TEST_F(Providers, UnreachableServerFailsWithATypedNetworkError) {
   std::string text =
       "baton: 1\nname: dead\nmodels:\n  m: { provider: ollama, model: llama3, base_url: "

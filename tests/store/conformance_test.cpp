@@ -322,6 +322,21 @@ TEST_P(StoreConformanceTest, DailySpendAddsUpWithAppendsAndSurvivesReopen) {
   EXPECT_DOUBLE_EQ(*store_->DailySpend("2026-11-21", "*"), 0.75);
 }
 
+TEST_P(StoreConformanceTest, ResponseCacheHonoursExpiryAndReplaces) {
+  EXPECT_FALSE(store_->GetCached("k", 1000)->has_value());
+  ASSERT_TRUE(store_->PutCached("k", "v1", 1000, 2000).ok());
+  EXPECT_EQ(store_->GetCached("k", 1500)->value_or(""), "v1");
+  EXPECT_FALSE(store_->GetCached("k", 2000)->has_value());  // expired at 2000
+  ASSERT_TRUE(store_->PutCached("k", "v2", 1000, 5000).ok());
+  EXPECT_EQ(store_->GetCached("k", 2500)->value_or(""), "v2");
+  ASSERT_TRUE(store_->PutCached("other", std::string(100000, 'x'), 1000, 9000).ok());
+  EXPECT_EQ(store_->GetCached("other", 1000)->value_or("").size(), 100000u);
+  if (!GetParam().persistent) return;
+  store_.reset();
+  store_ = Open();
+  EXPECT_EQ(store_->GetCached("k", 2500)->value_or(""), "v2");
+}
+
 TEST_P(StoreConformanceTest, ListRunsNewestFirstWithFilters) {
   ASSERT_TRUE(store_->CreateRun(MakeRun("a", "alpha", 100, RunStatus::kSucceeded)).ok());
   ASSERT_TRUE(store_->CreateRun(MakeRun("b", "beta", 300, RunStatus::kRunning)).ok());

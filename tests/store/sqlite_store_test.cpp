@@ -137,6 +137,7 @@ TEST_P(SqliteStoreTest, VersionOneJournalGainsTheSpendLedger) {
   {
     RawConnection raw(path_);
     raw.Query("DROP TABLE spend");
+    raw.Query("DROP TABLE response_cache");
     raw.Query("PRAGMA user_version = 1");
   }
   std::unique_ptr<Store> store = Open();

@@ -121,6 +121,21 @@ class MemoryStore final : public Store {
     return it == spend_.end() ? 0.0 : it->second;
   }
 
+  Result<std::optional<std::string>> GetCached(std::string_view key, int64_t now_ms) override {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(std::string(key));
+    if (it == cache_.end() || it->second.second <= now_ms) return std::optional<std::string>();
+    return std::optional<std::string>(it->second.first);
+  }
+
+  Status PutCached(std::string_view key, std::string_view value, int64_t now_ms,
+                   int64_t expires_ms) override {
+    std::lock_guard lock(mu_);
+    std::erase_if(cache_, [now_ms](const auto& kv) { return kv.second.second <= now_ms; });
+    cache_[std::string(key)] = {std::string(value), expires_ms};
+    return Status::Ok();
+  }
+
   Result<std::string> PutBlob(std::string_view bytes) override {
     std::string hash = Sha256Hex(bytes);
     std::lock_guard lock(mu_);
@@ -163,6 +178,7 @@ class MemoryStore final : public Store {
   std::map<std::string, RunEntry, std::less<>> runs_;  // ordered for prefix lookup
   std::unordered_map<std::string, std::string> blobs_;
   std::unordered_map<std::string, double> spend_;  // "day\nscope" -> usd
+  std::unordered_map<std::string, std::pair<std::string, int64_t>> cache_;  // -> value, expiry
 };
 
 }  // namespace

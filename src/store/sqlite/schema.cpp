@@ -46,7 +46,7 @@ CREATE TABLE blobs (
 );
 )sql";
 
-// Version 2: the daily spend ledger (budgets per day).
+// Version 2: the daily spend ledger (budgets per day) and the response cache.
 constexpr const char* kCreateSpend = R"sql(
 CREATE TABLE spend (
   day    TEXT NOT NULL,
@@ -55,6 +55,11 @@ CREATE TABLE spend (
   tokens INTEGER NOT NULL,
   PRIMARY KEY (day, scope)
 ) WITHOUT ROWID;
+CREATE TABLE response_cache (
+  key        TEXT PRIMARY KEY,
+  value      TEXT NOT NULL,
+  expires_ms INTEGER NOT NULL
+);
 )sql";
 
 }  // namespace

@@ -67,6 +67,12 @@ constexpr const char* kAddSpend =
     "ON CONFLICT (day, scope) DO UPDATE SET usd = usd + excluded.usd, "
     "tokens = tokens + excluded.tokens";
 constexpr const char* kSelectSpend = "SELECT usd FROM spend WHERE day = ?1 AND scope = ?2";
+constexpr const char* kSelectCached =
+    "SELECT value FROM response_cache WHERE key = ?1 AND expires_ms > ?2";
+constexpr const char* kPutCached =
+    "INSERT INTO response_cache (key, value, expires_ms) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_ms = excluded.expires_ms";
+constexpr const char* kPruneCached = "DELETE FROM response_cache WHERE expires_ms <= ?1";
 
 // Every run SELECT lists the runs columns in schema order (see codec.hpp).
 #define BATON_RUN_COLUMNS                                                                  \
@@ -368,6 +374,35 @@ class SqliteStore final : public Store {
       select->BindText(2, scope);
       BATON_ASSIGN_OR_RETURN(bool row, select->Step());
       return row ? select->ColumnDouble(0) : 0.0;
+    });
+  }
+
+  Result<std::optional<std::string>> GetCached(std::string_view key, int64_t now_ms) override {
+    return WithReader([&](Database& db) -> Result<std::optional<std::string>> {
+      BATON_ASSIGN_OR_RETURN(Statement * select, db.Prepare(kSelectCached));
+      ScopedReset reset(*select);
+      select->BindText(1, key);
+      select->BindInt(2, now_ms);
+      BATON_ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) return std::optional<std::string>();
+      return std::optional<std::string>(std::string(select->ColumnText(0)));
+    });
+  }
+
+  Status PutCached(std::string_view key, std::string_view value, int64_t now_ms,
+                   int64_t expires_ms) override {
+    return RunOnWriter([&](Database& db) -> Status {
+      BATON_ASSIGN_OR_RETURN(Statement * put, db.Prepare(kPutCached));
+      ScopedReset reset(*put);
+      put->BindText(1, key);
+      put->BindText(2, value);
+      put->BindInt(3, expires_ms);
+      BATON_RETURN_IF_ERROR(put->Run());
+      // Expired entries go on the way (the cache is opt-in and small).
+      BATON_ASSIGN_OR_RETURN(Statement * prune, db.Prepare(kPruneCached));
+      ScopedReset prune_reset(*prune);
+      prune->BindInt(1, now_ms);
+      return prune->Run();
     });
   }
 
