@@ -20,6 +20,19 @@ struct StreamState {
   std::string raw;         // the JSON document in that case
 };
 
+// Merges `from` into `into`: objects key by key (recursively), anything else replaces. So
+// `params: { generationConfig: { thinkingConfig: ... } }` adds to what the codec built.
+void DeepMerge(json::object& into, const json::object& from) {
+  for (const auto& kv : from) {
+    json::value* existing = into.if_contains(kv.key());
+    if (existing && existing->is_object() && kv.value().is_object()) {
+      DeepMerge(existing->get_object(), kv.value().get_object());
+    } else {
+      into[kv.key()] = kv.value();
+    }
+  }
+}
+
 Status Prefix(const Status& st, const HttpModelOptions& o) {
   return st.WithContext(fmt::format("{} model '{}'", o.provider, o.name));
 }
@@ -46,7 +59,7 @@ boost::asio::awaitable<Result<ChatResponse>> HttpModel::Complete(ChatRequest req
   if (!options_.params.empty()) {
     auto body = ParseJson(http_request.body);
     if (body.ok() && body->is_object()) {
-      for (const auto& kv : options_.params) body->get_object()[kv.key()] = kv.value();
+      DeepMerge(body->get_object(), options_.params);
       http_request.body = ToJson(*body);
     }
   }

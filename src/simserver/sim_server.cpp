@@ -19,6 +19,7 @@
 #include "base/text.hpp"
 #include "http/server.hpp"
 #include "providers/pricing.hpp"
+#include "simserver/capture.hpp"
 #include "simserver/limiter.hpp"
 #include "simserver/protocol.hpp"
 
@@ -255,6 +256,7 @@ class SimServer::Impl {
   uint16_t port() const { return server_ ? server_->port() : 0; }
   FaultSet& faults() { return faults_; }
   StatsLog& stats() { return stats_; }
+  RequestCapture& captures() { return captures_; }
   size_t Connections() const { return server_ ? server_->Connections() : 0; }
 
  private:
@@ -371,6 +373,7 @@ class SimServer::Impl {
   const Clock& clock_;
   FaultSet faults_;
   StatsLog stats_;
+  RequestCapture captures_;
   KeyLimiter limiter_;
   SimModel plain_;
   SimModel thinking_;
@@ -434,6 +437,9 @@ asio::awaitable<void> SimServer::Impl::SendError(http::ResponseWriter writer, Pr
 asio::awaitable<void> SimServer::Impl::Handle(http::ServerRequest request,
                                               http::ResponseWriter writer) {
   Route route = Resolve(request);
+  if (route.kind != Route::Kind::kControl && route.kind != Route::Kind::kHealth) {
+    captures_.Add(request, KeyFingerprint(Wire(route.protocol).ApiKey(request)));
+  }
   switch (route.kind) {
     case Route::Kind::kGenerate:
       co_await Generate(std::move(request), std::move(writer), std::move(route));
@@ -868,6 +874,18 @@ http::ServerResponse SimServer::Impl::Control(const http::ServerRequest& r) {
     }
     return error(405, "use GET or DELETE on /_sim/stats");
   }
+  if (path == "/_sim/requests") {
+    if (r.method == "GET") {
+      int64_t since = 0;
+      if (auto s = r.query_param("since")) since = std::atoll(std::string(*s).c_str());
+      return reply(200, captures_.ToJson(since));
+    }
+    if (r.method == "DELETE") {
+      captures_.Clear();
+      return reply(200, json::object{{"cleared", true}});
+    }
+    return error(405, "use GET or DELETE on /_sim/requests");
+  }
   if (path == "/_sim/health" || path == "/_sim") {
     return reply(200, json::object{{"ok", true}});
   }
@@ -894,6 +912,7 @@ std::string SimServer::url() const {
 void SimServer::Stop() { impl_->Stop(); }
 FaultSet& SimServer::faults() { return impl_->faults(); }
 StatsLog& SimServer::stats() { return impl_->stats(); }
+RequestCapture& SimServer::captures() { return impl_->captures(); }
 size_t SimServer::Connections() const { return impl_->Connections(); }
 
 }  // namespace baton::simserver

@@ -7,7 +7,8 @@
 //              anthropic-version header)
 //   Gemini     POST /v1beta/models/{model}:generateContent | :streamGenerateContent |
 //              :countTokens, GET /v1beta/models[/{model}]
-//   control    POST/GET/DELETE /_sim/faults, DELETE /_sim/faults/{id}, GET/DELETE /_sim/stats
+//   control    POST/GET/DELETE /_sim/faults, DELETE /_sim/faults/{id}, GET/DELETE /_sim/stats,
+//              GET/DELETE /_sim/requests (the last requests as sent, secrets redacted)
 //   health     GET / and GET /healthz
 // with scriptable faults (faults.hpp), an optional per-key RPM/TPM limiter, and the sim model's
 // latency applied with timers (streamed replies spread their events over it). docs/sim-server.md
@@ -26,6 +27,7 @@
 #include "base/clock.hpp"
 #include "base/status.hpp"
 #include "providers/sim/sim_model.hpp"
+#include "simserver/capture.hpp"
 #include "simserver/faults.hpp"
 #include "simserver/stats.hpp"
 
@@ -68,6 +70,7 @@ class SimServer {
   // The same registry and log the control API uses; thread-safe.
   FaultSet& faults();
   StatsLog& stats();
+  RequestCapture& captures();
   size_t Connections() const;
 
   class Impl;

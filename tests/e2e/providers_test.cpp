@@ -126,6 +126,40 @@ TEST_F(Providers, CachedRepliesSurviveTheProcessAndCostNothing) {
   EXPECT_THAT(events.out, HasSubstr("\"cache_hit\":true"));
 }
 
+// What sim-server captured of the requests it was sent (GET /_sim/requests), fetched with curl.
+json::value Captured(const std::string& url) {
+  std::string cmd = "curl -s --max-time 10 " + url + "/_sim/requests";
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    pclose(p);
+  }
+  return MustParse(out, "/_sim/requests");
+}
+
+TEST_F(Providers, ParamsAndHeadersReachTheWireMergedIntoTheRequest) {
+  fs::path wf = Workflow("gemini",
+                         ", max_tokens: 300, params: { generationConfig: { topK: 7 }, "
+                         "safetySettings: [] }, headers: { x-team: blue }");
+  Output o = Run({"run", wf.string(), "-o", "json"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  json::value cap = Captured(Url());
+  ASSERT_TRUE(cap.is_object()) << cap;
+  const auto& requests = cap.at("requests").as_array();
+  ASSERT_FALSE(requests.empty());
+  const json::value& last = requests.back();  // the structured call
+  const json::value& gc = last.at("body").at("generationConfig");
+  EXPECT_EQ(gc.at("topK"), 7);
+  EXPECT_EQ(gc.at("maxOutputTokens"), 300);  // the codec's fields stay
+  EXPECT_TRUE(gc.as_object().contains("responseSchema") ||
+              gc.as_object().contains("responseJsonSchema"))
+      << gc;
+  EXPECT_TRUE(last.at("body").at("safetySettings").is_array());
+  EXPECT_THAT(ToJson(last.at("headers")), HasSubstr("blue"));
+}
+
 TEST_F(Providers, UnreachableServerFailsWithATypedNetworkError) {
   std::string text =
       "baton: 1\nname: dead\nmodels:\n  m: { provider: ollama, model: llama3, base_url: "
