@@ -428,11 +428,10 @@ class Builder {
         } else if (k == "stream") {
           ok = ov.is_bool();
           if (!ok) TypeError(ov, op, k, "true or false");
-        } else if (k == "cache") {
+        } else if (k == "cache" || k == "breaker" || k == "retry_budget") {
           ok = ov.is_bool() || ov.is_object();
           if (!ok) TypeError(ov, op, k, "true, false or a mapping");
-        } else if (k == "params" || k == "timeouts" || k == "rate_limit" || k == "breaker" ||
-                   k == "retry_budget") {
+        } else if (k == "params" || k == "timeouts" || k == "rate_limit") {
           ok = Object(ov, op, k) != nullptr;
         } else if (k == "fallback_on") {
           ok = StringList(ov, op, k).has_value();

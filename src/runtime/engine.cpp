@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cctype>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -439,9 +440,11 @@ json::object CaptureEnv() {
     auto eq = kv.find('=');
     if (eq == std::string_view::npos) continue;
     std::string name(kv.substr(0, eq));
+    std::string upper = name;  // BATON_api_token is as secret as BATON_API_TOKEN
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     bool secret = false;
     for (const char* w : {"KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL"}) {
-      if (name.find(w) != std::string::npos) secret = true;
+      if (upper.find(w) != std::string::npos) secret = true;
     }
     if (!secret) env[name] = kv.substr(eq + 1);
   }
