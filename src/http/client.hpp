@@ -58,7 +58,7 @@ using BodySink = std::function<Status(std::string_view chunk)>;
 class HttpClient {
  public:
   struct Options {
-    size_t max_connections_per_host = 64;
+    size_t max_connections_per_host = 256;
     size_t max_total_connections = 1024;
     std::string user_agent = "baton";
     // Proxy URL for every request; unset: from the environment (http_proxy or HTTP_PROXY,

@@ -258,7 +258,9 @@ TEST(HttpClientTest, SequentialRequestsReuseOneConnection) {
 
 TEST(HttpClientTest, ManyConcurrentRequestsFromSeveralThreads) {
   TestServer server;
-  auto client = NewClient();
+  HttpClient::Options options;
+  options.max_connections_per_host = 64;
+  auto client = NewClient(options);
   constexpr int kThreads = 4;
   constexpr int kPerThread = 50;
   std::vector<std::vector<std::optional<Result<HttpResponse>>>> results(
