@@ -25,14 +25,23 @@ void BlockInterruptSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
+// Sent to the watcher thread alone to end its wait at once (its default action is to ignore it,
+// so a stray one elsewhere does nothing).
+constexpr int kWakeSignal = SIGURG;
+
 SignalWatcher::SignalWatcher(std::function<void()> on_signal) : on_signal_(std::move(on_signal)) {
   BlockInterruptSignals();
   sigset_t set = InterruptSet();
+  sigaddset(&set, kWakeSignal);
   thread_ = std::thread([this, set] {
-    timespec wait{0, 100'000'000};
+    sigset_t wake;
+    sigemptyset(&wake);
+    sigaddset(&wake, kWakeSignal);
+    pthread_sigmask(SIG_BLOCK, &wake, nullptr);
+    timespec wait{0, 100'000'000};  // a wake signal sent before the mask took effect is lost
     while (!stop_.load()) {
       int sig = sigtimedwait(&set, nullptr, &wait);
-      if (sig <= 0) continue;
+      if (sig <= 0 || sig == kWakeSignal) continue;
       if (fired_.exchange(true)) {
         std::fputs("\nbaton: interrupted again; exiting now (the run can be resumed)\n", stderr);
         _exit(130);
@@ -45,6 +54,7 @@ SignalWatcher::SignalWatcher(std::function<void()> on_signal) : on_signal_(std::
 
 SignalWatcher::~SignalWatcher() {
   stop_.store(true);
+  pthread_kill(thread_.native_handle(), kWakeSignal);
   thread_.join();
 }
 

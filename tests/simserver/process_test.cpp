@@ -130,7 +130,9 @@ TEST(SimServerProcessTest, BadFaultSpecIsAUsageError) {
 TEST(SimServerProcessTest, BusyPortFails) {
   Child first = Spawn({"sim-server", "--port", "0"});
   std::smatch m;
-  ReadUntil(first.out, std::regex(R"(listening on http://127\.0\.0\.1:(\d+)\n)"), m);
+  // `m` points into `out`, which must outlive it.
+  std::string out =
+      ReadUntil(first.out, std::regex(R"(listening on http://127\.0\.0\.1:(\d+)\n)"), m);
   ASSERT_FALSE(m.empty());
   Child second = Spawn({"sim-server", "--port", m[1].str()});
   EXPECT_EQ(WaitExit(second.pid), 1);
