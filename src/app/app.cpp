@@ -18,8 +18,7 @@ Result<std::unique_ptr<store::Store>> OpenStore(const StoreConfig& config) {
   return store::OpenSqliteStore(config.path, options);
 }
 
-Registries::Registries()
-    : admission(std::make_shared<providers::admission::AdmissionHub>()) {
+Registries::Registries() : admission(std::make_shared<providers::admission::AdmissionHub>()) {
   providers::RegisterBuiltinProviders(models, admission);
 }
 
@@ -105,8 +104,7 @@ Result<std::shared_ptr<const core::Workflow>> LoadRunWorkflow(store::Store& stor
   } else {
     BATON_ASSIGN_OR_RETURN(source, ReadFile(run.workflow_file));
   }
-  dsl::LoadResult loaded =
-      dsl::LoadWorkflowText(source, run.workflow_file, options);
+  dsl::LoadResult loaded = dsl::LoadWorkflowText(source, run.workflow_file, options);
   if (!loaded.workflow) {
     std::string msg = "the workflow stored with the run no longer loads";
     for (const auto& d : loaded.diagnostics) msg += "\n" + dsl::FormatDiagnostic(d);

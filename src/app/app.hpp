@@ -81,7 +81,8 @@ std::vector<dsl::Diagnostic> CheckModels(const core::Workflow& workflow,
 
 // Models of `workflow` that are not `provider: sim` but run on the sim provider because their
 // key is missing and they say `offline: sim`.
-std::vector<std::string> OfflineModels(const core::Workflow& workflow, const Registries& registries);
+std::vector<std::string> OfflineModels(const core::Workflow& workflow,
+                                       const Registries& registries);
 
 // The workflow a run was started with, from the source stored with it.
 Result<std::shared_ptr<const core::Workflow>> LoadRunWorkflow(store::Store& store,

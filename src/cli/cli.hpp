@@ -41,7 +41,7 @@ struct RunCommandOptions {
   std::vector<std::string> inputs;  // key=value or @file.json
   std::string timeout;
   int max_concurrency = 64;
-  int threads = 0;  // 0 = hardware concurrency
+  int threads = 0;      // 0 = hardware concurrency
   bool stream = false;  // show model replies as they stream
 };
 

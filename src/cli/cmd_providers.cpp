@@ -49,9 +49,9 @@ asio::awaitable<void> RunProbe(providers::ChatModel* model, Probe* probe) {
   req.step_id = "providers-check";
   auto t0 = std::chrono::steady_clock::now();
   auto reply = co_await model->Complete(req);
-  probe->ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - t0)
-                  .count();
+  probe->ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   if (!reply.ok()) {
     probe->status = reply.error();
     co_return;
@@ -63,8 +63,8 @@ asio::awaitable<void> RunProbe(providers::ChatModel* model, Probe* probe) {
 }  // namespace
 
 int ProvidersListCommand() {
-  Print(fmt::format("{:<12} {:<10} {:<44} {}\n", "PROVIDER", "PROTOCOL", "DEFAULT BASE URL",
-                    "KEY"));
+  Print(
+      fmt::format("{:<12} {:<10} {:<44} {}\n", "PROVIDER", "PROTOCOL", "DEFAULT BASE URL", "KEY"));
   Print(fmt::format("{:<12} {:<10} {:<44} {}\n", "sim", "-", "(built in, no network)", "-"));
   for (const auto& p : providers::HttpProviderPresets()) {
     Print(fmt::format("{:<12} {:<10} {:<44} {}\n", p.name, p.protocol, p.base_url,
@@ -145,11 +145,11 @@ int ProvidersCheckCommand(const CommonOptions& common, const std::string& workfl
   } else {
     Print(fmt::format("{:<16} {:<11} {:<28} {}\n", "MODEL", "PROVIDER", "MODEL ID", "RESULT"));
     for (const auto& p : probes) {
-      std::string result =
-          p.status.ok() ? fmt::format("ok · {} ms · {} tokens", p.ms, p.tokens)
-                        : fmt::format("{}: {}", p.status.ErrorType(), p.status.message());
-      Print(fmt::format("{:<16} {:<11} {:<28} {}\n", p.name, p.config->provider,
-                        p.config->model, result));
+      std::string result = p.status.ok()
+                               ? fmt::format("ok · {} ms · {} tokens", p.ms, p.tokens)
+                               : fmt::format("{}: {}", p.status.ErrorType(), p.status.message());
+      Print(fmt::format("{:<16} {:<11} {:<28} {}\n", p.name, p.config->provider, p.config->model,
+                        result));
     }
   }
   return failed == 0 ? kExitOk : kExitError;

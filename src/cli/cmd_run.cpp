@@ -112,11 +112,11 @@ int Execute(const CommonOptions& common, app::Registries& registries, const core
   for (const auto& name : app::OfflineModels(wf, registries)) {
     const auto& config = wf.models.at(name);
     const auto* env = config.options.if_contains("api_key_env");
-    PrintErr(fmt::format("note: model '{}' ({}) runs on the built-in sim provider: {} is not set "
-                         "(offline: sim). Set it to call the real model.",
-                         name, config.provider,
-                         env && env->is_string() ? std::string(env->get_string())
-                                                 : std::string("its API key")));
+    PrintErr(fmt::format(
+        "note: model '{}' ({}) runs on the built-in sim provider: {} is not set "
+        "(offline: sim). Set it to call the real model.",
+        name, config.provider,
+        env && env->is_string() ? std::string(env->get_string()) : std::string("its API key")));
   }
   if (wf.UsesProvider("sim")) {
     PrintErr(
@@ -211,9 +211,9 @@ int RunCommand(const CommonOptions& common, const RunCommandOptions& options) {
     return kExitError;
   }
   auto wf = loaded.workflow;
-  int code = Execute(common, registries, *wf, options.threads, options.max_concurrency,
-                     options.stream, **store,
-                     [&](runtime::Engine& engine) { return engine.Start(wf, run); });
+  int code =
+      Execute(common, registries, *wf, options.threads, options.max_concurrency, options.stream,
+              **store, [&](runtime::Engine& engine) { return engine.Start(wf, run); });
   return code;
 }
 

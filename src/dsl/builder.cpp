@@ -20,23 +20,22 @@ const Keys kStepKinds = {"agent", "llm", "set", "call"};
 const Keys kUnsupportedKinds = {"script", "switch",   "parallel", "loop", "consensus",
                                 "plan",   "approval", "emit",     "wait", "workflow"};
 const Keys kUnsupportedStepFields = {"compensate", "priority", "route"};
-const Keys kStepKeys = {"id",           "description", "needs",   "if",    "for_each", "as",
-                        "max_parallel", "retry",       "timeout", "catch", "output",   "effect",
-                        "budget",
-                        "agent",        "input",       "llm",     "set",   "call",     "with"};
-const Keys kModelKeys = {"provider",     "model",       "base_url",    "api_key_env", "base_url_env",
-                         "model_env",    "offline",      "headers",
-                         "params",       "timeouts",    "stream",      "max_tokens",  "temperature",
-                         "price",        "rate_limit",  "breaker",     "retry_budget", "cache",
-                         "fallback",     "fallback_on", "sim"};
+const Keys kStepKeys = {"id",     "description",  "needs",  "if",      "for_each",
+                        "as",     "max_parallel", "retry",  "timeout", "catch",
+                        "output", "effect",       "budget", "agent",   "input",
+                        "llm",    "set",          "call",   "with"};
+const Keys kModelKeys = {"provider",  "model",        "base_url",    "api_key_env", "base_url_env",
+                         "model_env", "offline",      "headers",     "params",      "timeouts",
+                         "stream",    "max_tokens",   "temperature", "price",       "rate_limit",
+                         "breaker",   "retry_budget", "cache",       "fallback",    "fallback_on",
+                         "sim"};
 // Provider-level defaults in a config file's `providers:` (every model key but the identity).
-const Keys kProviderDefaultKeys = {"base_url",   "api_key_env", "base_url_env", "offline", "headers", "params",
-                                   "timeouts",   "stream",      "rate_limit",   "breaker",
-                                   "retry_budget", "cache",     "fallback_on"};
+const Keys kProviderDefaultKeys = {
+    "base_url", "api_key_env", "base_url_env", "offline",      "headers", "params",     "timeouts",
+    "stream",   "rate_limit",  "breaker",      "retry_budget", "cache",   "fallback_on"};
 const Keys kConfigTopKeys = {"models", "providers", "prices", "budget"};
-const Keys kAgentKeys = {"model", "instructions",  "description", "capabilities",
-                         "tools", "output_schema", "max_turns",   "handoffs",
-                         "budget"};
+const Keys kAgentKeys = {"model",         "instructions", "description", "capabilities", "tools",
+                         "output_schema", "max_turns",    "handoffs",    "budget"};
 const Keys kToolKeys = {"description", "input_schema", "exec"};
 const Keys kUnsupportedToolKinds = {"http", "script", "workflow"};
 const Keys kExecKeys = {"argv", "cwd", "env", "timeout", "stdin", "output"};
@@ -159,7 +158,8 @@ class Builder {
       if (const json::object* obj = Object(*v, "/prices", "prices")) {
         for (const auto& kv : *obj) {
           std::string ptr = ChildPointer("/prices", kv.key());
-          if (Object(kv.value(), ptr, kv.key()) != nullptr) out_.config_prices[kv.key()] = kv.value();
+          if (Object(kv.value(), ptr, kv.key()) != nullptr)
+            out_.config_prices[kv.key()] = kv.value();
         }
       }
     }

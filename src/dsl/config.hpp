@@ -19,11 +19,11 @@
 namespace baton::dsl {
 
 struct ProjectConfig {
-  std::vector<std::string> files;                    // the files it was read from
-  std::map<std::string, core::ModelConfig> models;   // `models:`; ModelConfig::file is set
-  std::map<std::string, json::object> providers;     // provider -> default model options
-  std::map<std::string, json::value> prices;         // provider model id -> price override
-  std::optional<double> daily_usd;                   // `budget: { daily_usd }`
+  std::vector<std::string> files;                   // the files it was read from
+  std::map<std::string, core::ModelConfig> models;  // `models:`; ModelConfig::file is set
+  std::map<std::string, json::object> providers;    // provider -> default model options
+  std::map<std::string, json::value> prices;        // provider model id -> price override
+  std::optional<double> daily_usd;                  // `budget: { daily_usd }`
 
   // Fills what `model` leaves unset from the defaults of its provider and the price table.
   void ApplyDefaults(core::ModelConfig& model) const;

@@ -3,14 +3,13 @@
 // The provider-neutral chat model interface. Concrete providers (sim/ now; openai/,
 // anthropic/, gemini/ later) implement ChatModel; the runtime knows only this header.
 
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "base/json.hpp"
 #include "base/status.hpp"
@@ -26,15 +25,15 @@ struct ToolSpec {
 
 // One tool call the model asked for.
 struct ToolCall {
-  std::string id;         // provider-given id (synthesised for Gemini, which gives none)
+  std::string id;  // provider-given id (synthesised for Gemini, which gives none)
   std::string name;
   std::string arguments;  // JSON text, exactly as the model produced it
 };
 
 // A provider-neutral conversation turn.
 struct Message {
-  std::string role;     // system | user | assistant | tool
-  std::string content;  // text (for `tool`: the tool's result)
+  std::string role;                  // system | user | assistant | tool
+  std::string content;               // text (for `tool`: the tool's result)
   std::vector<ToolCall> tool_calls;  // assistant: calls it made
   std::string tool_call_id;          // tool: the call this answers
   std::string tool_name;             // tool: the called tool's name (Gemini needs it)
@@ -78,7 +77,7 @@ struct Price {
 };
 
 struct ChatRequest {
-  std::string model;                    // provider's model id
+  std::string model;  // provider's model id
   std::vector<Message> messages;
   std::optional<json::value> output_schema;  // ask for JSON conforming to this schema
   std::optional<double> temperature;
@@ -105,21 +104,21 @@ struct RateLimitInfo {
 };
 
 struct ChatResponse {
-  std::string text;                     // the final text (JSON text when structured)
+  std::string text;                       // the final text (JSON text when structured)
   std::optional<json::value> structured;  // parsed output when output_schema was given
-  std::string reasoning;                // reasoning text when the model gives it
+  std::string reasoning;                  // reasoning text when the model gives it
   Usage usage;
-  std::string finish_reason;            // stop | length | tool_calls | content_filter
-  std::vector<ToolCall> tool_calls;     // in the order the model gave them
+  std::string finish_reason;         // stop | length | tool_calls | content_filter
+  std::vector<ToolCall> tool_calls;  // in the order the model gave them
   // This assistant turn in the provider's own format (see Message::native).
   std::optional<json::value> native;
   std::string native_protocol;
   std::string provider;
-  std::string model;                    // the model that answered (a fallback's, if one did)
-  std::string request_id;               // provider's request id header, when given
-  RateLimitInfo limits;                 // from the response headers
-  bool cache_hit = false;               // served by the response cache: cost 0
-  std::vector<std::string> notes;       // admission decisions worth an event (fallback, wait)
+  std::string model;               // the model that answered (a fallback's, if one did)
+  std::string request_id;          // provider's request id header, when given
+  RateLimitInfo limits;            // from the response headers
+  bool cache_hit = false;          // served by the response cache: cost 0
+  std::vector<std::string> notes;  // admission decisions worth an event (fallback, wait)
 };
 
 // A model endpoint. Implementations are safe to call concurrently from any strand; a call

@@ -17,7 +17,7 @@ struct StreamState {
   StreamSink sink;
   bool json_body = false;  // the server ignored `stream` and sent one JSON document
   bool started = false;
-  std::string raw;         // the JSON document in that case
+  std::string raw;  // the JSON document in that case
 };
 
 // Merges `from` into `into`: objects key by key (recursively), anything else replaces. So
@@ -80,9 +80,8 @@ boost::asio::awaitable<Result<ChatResponse>> HttpModel::Complete(ChatRequest req
         state->raw.append(chunk);
         return Status::Ok();
       }
-      return state->parser.Feed(chunk, [&state](http::SseEvent&& e) {
-        return state->decoder->OnEvent(e, state->sink);
-      });
+      return state->parser.Feed(
+          chunk, [&state](http::SseEvent&& e) { return state->decoder->OnEvent(e, state->sink); });
     };
   }
   auto client = client_();
@@ -94,7 +93,7 @@ boost::asio::awaitable<Result<ChatResponse>> HttpModel::Complete(ChatRequest req
   if (response.status < 200 || response.status >= 300) {
     co_return Prefix(codec_->DecodeError(response), options_);
   }
-  Result<ChatResponse> decoded = !stream             ? codec_->Decode(response.body, request)
+  Result<ChatResponse> decoded = !stream            ? codec_->Decode(response.body, request)
                                  : state->json_body ? codec_->Decode(state->raw, request)
                                                     : state->decoder->Finish();
   if (!decoded.ok()) co_return Prefix(decoded.error(), options_);

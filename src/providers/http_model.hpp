@@ -15,15 +15,15 @@
 namespace baton::providers {
 
 struct HttpModelOptions {
-  std::string name;           // the `models:` entry, for messages
-  std::string provider;       // registered provider name ("openai", "ollama", ...)
-  std::string model_id;       // sent instead of the request's model when set (model_env)
-  Endpoint endpoint;          // base URL, key, extra headers
-  std::string api_key_env;    // where the key comes from, for the "no key" message
-  bool key_required = true;   // false for local servers (Ollama, LM Studio, llama.cpp)
+  std::string name;          // the `models:` entry, for messages
+  std::string provider;      // registered provider name ("openai", "ollama", ...)
+  std::string model_id;      // sent instead of the request's model when set (model_env)
+  Endpoint endpoint;         // base URL, key, extra headers
+  std::string api_key_env;   // where the key comes from, for the "no key" message
+  bool key_required = true;  // false for local servers (Ollama, LM Studio, llama.cpp)
   http::Timeouts timeouts;
-  bool stream = false;        // stream even when nobody watches the deltas
-  json::object params;        // merged into every request body (provider-specific fields)
+  bool stream = false;  // stream even when nobody watches the deltas
+  json::object params;  // merged into every request body (provider-specific fields)
   Price price;
 };
 

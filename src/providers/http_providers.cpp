@@ -62,7 +62,8 @@ Result<std::unique_ptr<ChatModel>> CreateHttpModel(const ProviderPreset& preset,
   opts.model_id = model_id;
 
   if (const auto* v = o.if_contains("base_url")) {
-    if (!v->is_string() || v->get_string().empty()) return Bad(config, "base_url", "expected a URL");
+    if (!v->is_string() || v->get_string().empty())
+      return Bad(config, "base_url", "expected a URL");
     std::string url(v->get_string());
     if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
       return Bad(config, "base_url", "must start with http:// or https://");

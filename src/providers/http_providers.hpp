@@ -21,10 +21,10 @@ namespace baton::providers {
 
 struct ProviderPreset {
   std::string_view name;
-  std::string_view protocol;          // codec: openai | anthropic | gemini
-  std::string_view base_url;          // default base URL
-  std::string_view api_key_env;       // default key variable ("" = none)
-  bool key_required;                  // with the default base URL
+  std::string_view protocol;     // codec: openai | anthropic | gemini
+  std::string_view base_url;     // default base URL
+  std::string_view api_key_env;  // default key variable ("" = none)
+  bool key_required;             // with the default base URL
 };
 
 // Every HTTP provider baton knows, in a stable order.

@@ -96,13 +96,11 @@ void RegisterBuiltinProviders(ModelRegistry& registry,
                               std::shared_ptr<admission::AdmissionHub> hub) {
   // A sim model gets the admission chain only when it asks for it (its failures are scripted:
   // a default breaker would turn them into waits).
-  (void)registry.Register(std::string(sim::kProviderName),
-                          [hub](const core::ModelConfig& config) {
-                            auto parsed = admission::ParseAdmissionConfig(config.options);
-                            bool wanted = !parsed.ok() || parsed->configured;
-                            return Admit(wanted ? hub : nullptr, config,
-                                         sim::CreateSimModel(config), "");
-                          });
+  (void)registry.Register(std::string(sim::kProviderName), [hub](const core::ModelConfig& config) {
+    auto parsed = admission::ParseAdmissionConfig(config.options);
+    bool wanted = !parsed.ok() || parsed->configured;
+    return Admit(wanted ? hub : nullptr, config, sim::CreateSimModel(config), "");
+  });
   auto client = std::make_shared<LazyClient>();
   HttpClientSource source = [client] { return client->Get(); };
   for (const ProviderPreset& preset : HttpProviderPresets()) {

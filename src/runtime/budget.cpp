@@ -18,17 +18,19 @@ Status Exceeded(std::string message) {
 Status CheckUsd(std::string_view what, double spent, double reserved, double call,
                 std::optional<double> limit) {
   if (!limit || spent + reserved + call <= *limit) return Status::Ok();
-  return Exceeded(fmt::format("{} of {} would be exceeded: spent {} + in flight {} + this call "
-                              "~{}",
-                              what, Usd(*limit), Usd(spent), Usd(reserved), Usd(call)));
+  return Exceeded(
+      fmt::format("{} of {} would be exceeded: spent {} + in flight {} + this call "
+                  "~{}",
+                  what, Usd(*limit), Usd(spent), Usd(reserved), Usd(call)));
 }
 
 Status CheckTokens(std::string_view what, int64_t spent, int64_t reserved, int64_t call,
                    std::optional<int64_t> limit) {
   if (!limit || spent + reserved + call <= *limit) return Status::Ok();
-  return Exceeded(fmt::format("{} of {} tokens would be exceeded: used {} + in flight {} + this "
-                              "call ~{}",
-                              what, *limit, spent, reserved, call));
+  return Exceeded(
+      fmt::format("{} of {} tokens would be exceeded: used {} + in flight {} + this "
+                  "call ~{}",
+                  what, *limit, spent, reserved, call));
 }
 
 }  // namespace
@@ -128,9 +130,9 @@ Status CheckBudgets(const core::RunState& state, int step, const std::string& ag
       std::string awhat = fmt::format("agent '{}' budget", agent);
       BATON_RETURN_IF_ERROR(CheckUsd(awhat, agent_used.cost_usd, agent_flight.usd, e.usd,
                                      a->second.budget.max_cost_usd));
-      BATON_RETURN_IF_ERROR(
-          CheckTokens(awhat, agent_used.input_tokens + agent_used.output_tokens,
-                      agent_flight.tokens, e.tokens, a->second.budget.max_tokens));
+      BATON_RETURN_IF_ERROR(CheckTokens(awhat, agent_used.input_tokens + agent_used.output_tokens,
+                                        agent_flight.tokens, e.tokens,
+                                        a->second.budget.max_tokens));
     }
   }
   // Daily budgets count what is already in the ledger (settled calls of every run) plus this

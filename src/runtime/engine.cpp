@@ -492,9 +492,8 @@ Result<std::string> Engine::Start(std::shared_ptr<const core::Workflow> workflow
     if (getcwd(buf, sizeof(buf))) workdir = buf;
   }
   core::Decision first;
-  core::Event started =
-      core::RunStartedEvent(inputs, impl.env, workdir,
-                            workflow->UsesProvider("sim") || options.simulated, now);
+  core::Event started = core::RunStartedEvent(
+      inputs, impl.env, workdir, workflow->UsesProvider("sim") || options.simulated, now);
   // Deciding touches only the new RunState, which no other thread can see yet.
   ctx->state.Apply(started);
   first.events.push_back(std::move(started));

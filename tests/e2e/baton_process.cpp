@@ -54,10 +54,10 @@ namespace {
 // real provider or a user's configuration (tests are hermetic), plus `extra` ("NAME=value").
 std::vector<std::string> ChildEnvironment(const fs::path& scratch,
                                           const std::vector<std::string>& extra) {
-  static const char* kDropped[] = {"OPENAI_",      "ANTHROPIC_", "GEMINI_",       "GOOGLE_API_KEY",
-                                   "OPENROUTER_",  "VLLM_",      "BATON_CONFIG=", "XDG_CONFIG_HOME=",
-                                   "HTTP_PROXY=",  "HTTPS_PROXY=", "http_proxy=", "https_proxy=",
-                                   "ALL_PROXY=",   "all_proxy="};
+  static const char* kDropped[] = {
+      "OPENAI_",     "ANTHROPIC_",    "GEMINI_",          "GOOGLE_API_KEY", "OPENROUTER_",
+      "VLLM_",       "BATON_CONFIG=", "XDG_CONFIG_HOME=", "HTTP_PROXY=",    "HTTPS_PROXY=",
+      "http_proxy=", "https_proxy=",  "ALL_PROXY=",       "all_proxy="};
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view v(*e);

@@ -63,8 +63,8 @@ TEST_F(Budgets, PauseThenResumeWithAHigherLimitFinishesWithoutRepeatingCalls) {
 }
 
 TEST_F(Budgets, BudgetOptionsOnlyApplyToPausedRuns) {
-  Output ok = Run({"run", (SourceDir() / "examples/sequence.yaml").string(), "-i", "name=x",
-                   "-o", "json"});
+  Output ok =
+      Run({"run", (SourceDir() / "examples/sequence.yaml").string(), "-i", "name=x", "-o", "json"});
   ASSERT_EQ(ok.code, 0) << ok.err;
   std::string id(Json(ok)["run_id"].as_string());
   Output o = Run({"runs", "resume", id, "--max-cost-usd", "1"});

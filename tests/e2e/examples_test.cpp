@@ -61,9 +61,9 @@ std::vector<Example> AllExamples() {
 TEST(Examples, ThereIsOneExamplePerFeature) {
   std::vector<std::string> names;
   for (const auto& ex : AllExamples()) names.push_back(ex.file.stem().string());
-  for (const char* want :
-       {"sequence", "dag", "fan_out", "conditions", "retries", "timeouts", "catch", "exec_tools",
-        "llm_steps", "structured_output", "scripted_replies", "budget", "budget_pause", "inputs", "effect_once"}) {
+  for (const char* want : {"sequence", "dag", "fan_out", "conditions", "retries", "timeouts",
+                           "catch", "exec_tools", "llm_steps", "structured_output",
+                           "scripted_replies", "budget", "budget_pause", "inputs", "effect_once"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
   }
 }
@@ -92,8 +92,9 @@ TEST(Examples, EveryExampleRunsWithItsHeaderCommand) {
     EXPECT_EQ(o.code, ex.expected_exit) << o.err;
     json::value summary = MustParse(o.out, ex.file.string());
     if (!summary.is_object()) continue;
-    const char* status = ex.expected_exit == 0 ? "succeeded" : ex.expected_exit == 4 ? "paused"
-                                                                                    : "failed";
+    const char* status = ex.expected_exit == 0   ? "succeeded"
+                         : ex.expected_exit == 4 ? "paused"
+                                                 : "failed";
     EXPECT_EQ(summary.at("status"), status);
   }
 }

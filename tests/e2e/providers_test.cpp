@@ -19,9 +19,9 @@ using ::testing::Not;
 class Providers : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = Start({"sim-server", "--port", "0", "--fault",
-                     "outage:503,model=gpt-4o-broken,for=600s"},
-                    tmp_.path());
+    server_ =
+        Start({"sim-server", "--port", "0", "--fault", "outage:503,model=gpt-4o-broken,for=600s"},
+              tmp_.path());
     std::smatch m;
     std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
     ASSERT_TRUE(PollUntil([&] {
@@ -96,12 +96,16 @@ TEST_F(Providers, StreamingShowsTextLiveAndModelDeltaEvents) {
 }
 
 TEST_F(Providers, FallbackAnswersDuringAnOutageAndTheEventsSaySo) {
-  std::string text = "baton: 1\nname: fallback\nmodels:\n"
-                     "  primary: { provider: openai, model: gpt-4o-broken, base_url: \"" +
-                     Url() + "/v1\", fallback: [backup] }\n"
-                     "  backup: { provider: anthropic, model: claude-3-5-haiku-latest, "
-                     "base_url: \"" + Url() + "\" }\n"
-                     "steps:\n  - id: ask\n    llm: { model: primary, prompt: \"Hello?\" }\n";
+  std::string text =
+      "baton: 1\nname: fallback\nmodels:\n"
+      "  primary: { provider: openai, model: gpt-4o-broken, base_url: \"" +
+      Url() +
+      "/v1\", fallback: [backup] }\n"
+      "  backup: { provider: anthropic, model: claude-3-5-haiku-latest, "
+      "base_url: \"" +
+      Url() +
+      "\" }\n"
+      "steps:\n  - id: ask\n    llm: { model: primary, prompt: \"Hello?\" }\n";
   fs::path wf = tmp_.Write("fallback.yaml", text);
   Output o = Run({"run", wf.string(), "-o", "json"});
   ASSERT_EQ(o.code, 0) << o.err;
@@ -169,15 +173,14 @@ TEST_F(Providers, UnreachableServerFailsWithATypedNetworkError) {
   EXPECT_EQ(o.code, 3);
   json::value s = MustParse(o.out, "summary");
   EXPECT_EQ(s.at("error").at("type"), "network");
-  EXPECT_THAT(std::string(s.at("error").at("message").as_string()),
-              HasSubstr("ollama model 'm'"));
+  EXPECT_THAT(std::string(s.at("error").at("message").as_string()), HasSubstr("ollama model 'm'"));
 }
 
 TEST_F(Providers, ProvidersCheckReportsEachConfiguredModel) {
   tmp_.Write("baton.yaml",
              "models:\n  good: { provider: openai, model: gpt-4o-mini, base_url: \"" + Url() +
-                 "/v1\" }\n  down: { provider: openai, model: gpt-4o-broken, base_url: \"" +
-                 Url() + "/v1\" }\n  nokey: { provider: gemini, model: gemini-2.0-flash }\n");
+                 "/v1\" }\n  down: { provider: openai, model: gpt-4o-broken, base_url: \"" + Url() +
+                 "/v1\" }\n  nokey: { provider: gemini, model: gemini-2.0-flash }\n");
   Output o = Baton({"providers", "check"}, tmp_.path(), tmp_.path());
   EXPECT_EQ(o.code, 1) << o.err;
   EXPECT_THAT(o.out, HasSubstr("good"));

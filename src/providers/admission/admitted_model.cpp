@@ -199,7 +199,7 @@ asio::awaitable<Result<ChatResponse>> AdmittedModel::Complete(ChatRequest reques
     std::vector<Rejection> rejections;
     std::optional<Status> failed;  // a failure that moved the call on
     AdmittedModel* failed_at = nullptr;
-    int64_t deadline_ms = 0;       // earliest reopen or hold end among the skipped; 0: none
+    int64_t deadline_ms = 0;  // earliest reopen or hold end among the skipped; 0: none
     for (size_t i = 0; i < chain.size(); ++i) {
       AdmittedModel* candidate = chain[i];
       AdmittedModel* next = i + 1 < chain.size() ? chain[i + 1] : nullptr;

@@ -177,7 +177,7 @@ class MemoryStore final : public Store {
   std::mutex mu_;
   std::map<std::string, RunEntry, std::less<>> runs_;  // ordered for prefix lookup
   std::unordered_map<std::string, std::string> blobs_;
-  std::unordered_map<std::string, double> spend_;  // "day\nscope" -> usd
+  std::unordered_map<std::string, double> spend_;                           // "day\nscope" -> usd
   std::unordered_map<std::string, std::pair<std::string, int64_t>> cache_;  // -> value, expiry
 };
 
