@@ -95,6 +95,11 @@ Result<std::unique_ptr<ChatModel>> CreateHttpModel(const ProviderPreset& preset,
       url_from_env = true;
     }
   }
+  // The provider's key goes only to the provider's own endpoint: a model pointed elsewhere
+  // sends a key only when it names the variable itself (a stray OPENAI_API_KEY must not reach
+  // a third-party or local server).
+  bool explicit_key = o.contains("api_key_env");
+  if (!explicit_key && opts.endpoint.base_url != preset.base_url) opts.api_key_env.clear();
   if (!opts.api_key_env.empty()) {
     const char* key = std::getenv(opts.api_key_env.c_str());
     if (key == nullptr && preset.protocol == "gemini" && !o.contains("api_key_env")) {

@@ -164,6 +164,25 @@ TEST_F(Providers, ParamsAndHeadersReachTheWireMergedIntoTheRequest) {
   EXPECT_THAT(ToJson(last.at("headers")), HasSubstr("blue"));
 }
 
+TEST_F(Providers, TheProvidersKeyGoesOnlyToItsOwnEndpointUnlessTheModelNamesIt) {
+  // A model at another URL without api_key_env sends no key, even with OPENAI_API_KEY set.
+  Output o = Run({"run", Workflow("openai").string(), "-o", "json"},
+                 {"OPENAI_API_KEY=sk-canary-not-for-you"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  json::value cap = Captured(Url());
+  ASSERT_TRUE(cap.is_object());
+  for (const auto& r : cap.at("requests").as_array()) {
+    EXPECT_THAT(ToJson(r.at("headers")), Not(HasSubstr("authorization"))) << r;
+  }
+  // Naming the variable sends it (redacted in the capture).
+  Output named = Run({"run", Workflow("openai", ", api_key_env: MY_KEY").string(), "-o", "json"},
+                     {"MY_KEY=sk-canary-mine"});
+  ASSERT_EQ(named.code, 0) << named.err;
+  cap = Captured(Url());
+  EXPECT_THAT(ToJson(cap.at("requests").as_array().back().at("headers")),
+              HasSubstr("authorization"));
+}
+
 TEST_F(Providers, UnreachableServerFailsWithATypedNetworkError) {
   std::string text =
       "baton: 1\nname: dead\nmodels:\n  m: { provider: ollama, model: llama3, base_url: "
