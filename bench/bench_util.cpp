@@ -14,6 +14,18 @@
 
 namespace baton::bench {
 
+const char* StoreName(StoreKind k) {
+  switch (k) {
+    case StoreKind::kMemory:
+      return "memory";
+    case StoreKind::kSqliteNormal:
+      return "SQLite NORMAL";
+    case StoreKind::kSqliteFull:
+      return "SQLite FULL";
+  }
+  return "?";
+}
+
 double SecondsSince(BenchClock::time_point start) {
   return std::chrono::duration<double>(BenchClock::now() - start).count();
 }

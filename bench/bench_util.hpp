@@ -13,6 +13,10 @@ namespace baton::bench {
 
 using BenchClock = std::chrono::steady_clock;
 
+// The journals the benchmarks compare.
+enum class StoreKind { kMemory, kSqliteNormal, kSqliteFull };
+const char* StoreName(StoreKind k);
+
 // Seconds elapsed since `start`.
 double SecondsSince(BenchClock::time_point start);
 

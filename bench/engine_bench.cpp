@@ -67,20 +67,6 @@ Workflow Load(const std::string& yaml) {
   return r.workflow;
 }
 
-enum class StoreKind { kMemory, kSqliteNormal, kSqliteFull };
-
-const char* StoreName(StoreKind k) {
-  switch (k) {
-    case StoreKind::kMemory:
-      return "memory";
-    case StoreKind::kSqliteNormal:
-      return "SQLite NORMAL";
-    case StoreKind::kSqliteFull:
-      return "SQLite FULL";
-  }
-  return "?";
-}
-
 // A store with its temporary directory (removed when this goes away).
 struct Backend {
   std::unique_ptr<TempDir> dir;

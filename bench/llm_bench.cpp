@@ -643,20 +643,6 @@ class ModelClient final : public Client {
   std::unique_ptr<providers::ChatModel> model_;
 };
 
-enum class StoreKind { kMemory, kSqliteNormal, kSqliteFull };
-
-const char* StoreName(StoreKind k) {
-  switch (k) {
-    case StoreKind::kMemory:
-      return "memory";
-    case StoreKind::kSqliteNormal:
-      return "SQLite NORMAL";
-    case StoreKind::kSqliteFull:
-      return "SQLite FULL";
-  }
-  return "?";
-}
-
 // How the engine gets its models.
 enum class Models {
   kPlain,      // HttpModel on a client with room for every call
