@@ -17,17 +17,10 @@ using testing::Canon;
 using testing::Json;
 using testing::Msg;
 
-class AnthropicCodecTest : public ::testing::Test {
+class AnthropicCodecTest : public testing::CodecFixture {
  protected:
-  FakeClock clock_{1'700'000'000'000};
-  std::unique_ptr<Codec> codec_ = testing::Make("anthropic", clock_);
-  Endpoint endpoint_{"", "sk-ant-test", {}};
+  AnthropicCodecTest() : CodecFixture("anthropic", Endpoint{"", "sk-ant-test", {}}) {}
 
-  http::HttpRequest Encode(const ChatRequest& r, bool stream = false) {
-    auto req = codec_->Encode(r, endpoint_, stream);
-    EXPECT_TRUE(req.ok()) << req.status().ToString();
-    return req.ok() ? *req : http::HttpRequest{};
-  }
   json::value Body(const ChatRequest& r, bool stream = false) {
     return Json(Encode(r, stream).body);
   }

@@ -17,17 +17,11 @@ using testing::Canon;
 using testing::Json;
 using testing::Msg;
 
-class OpenAiCodecTest : public ::testing::Test {
+class OpenAiCodecTest : public testing::CodecFixture {
  protected:
-  FakeClock clock_{1'700'000'000'000};
-  std::unique_ptr<Codec> codec_ = testing::Make("openai", clock_);
-  Endpoint endpoint_{"https://api.openai.com/v1/", "sk-test", {}};
+  OpenAiCodecTest()
+      : CodecFixture("openai", Endpoint{"https://api.openai.com/v1/", "sk-test", {}}) {}
 
-  http::HttpRequest Encode(const ChatRequest& r, bool stream = false) {
-    auto req = codec_->Encode(r, endpoint_, stream);
-    EXPECT_TRUE(req.ok()) << req.status().ToString();
-    return req.ok() ? *req : http::HttpRequest{};
-  }
   std::string Body(const ChatRequest& r, bool stream = false) {
     return Canon(std::string_view(Encode(r, stream).body));
   }

@@ -35,6 +35,23 @@ inline std::unique_ptr<Codec> Make(std::string_view protocol, const Clock& clock
   return std::move(*codec);
 }
 
+// A codec of one protocol on a fake clock, with an endpoint, and Encode expecting success.
+class CodecFixture : public ::testing::Test {
+ protected:
+  CodecFixture(std::string_view protocol, Endpoint endpoint)
+      : codec_(Make(protocol, clock_)), endpoint_(std::move(endpoint)) {}
+
+  http::HttpRequest Encode(const ChatRequest& r, bool stream = false) {
+    auto req = codec_->Encode(r, endpoint_, stream);
+    EXPECT_TRUE(req.ok()) << req.status().ToString();
+    return req.ok() ? *req : http::HttpRequest{};
+  }
+
+  FakeClock clock_{1'700'000'000'000};
+  std::unique_ptr<Codec> codec_;
+  Endpoint endpoint_;
+};
+
 // The events of an SSE text, split by the real parser.
 inline std::vector<http::SseEvent> ParseSse(std::string_view text) {
   std::vector<http::SseEvent> events;
