@@ -145,6 +145,53 @@ std::string FormatEventLine(const core::Event& e) {
       return line + "run resumed";
     case core::EventType::kModelDelta:
       return line + fmt::format("{} streams", who);
+    case core::EventType::kStepCancelled:
+      return line + fmt::format("{} cancelled ({})", who, Str(d, "reason"));
+    case core::EventType::kBranchStarted:
+      return line + fmt::format("{}: branch {} started", who, Str(d, "name"));
+    case core::EventType::kBranchFinished:
+      return line + fmt::format("{}: branch {} {}", who, Str(d, "name"), Str(d, "status"));
+    case core::EventType::kIterationStarted:
+      return line + fmt::format("{}: iteration {} started", who, Int(d, "iteration"));
+    case core::EventType::kIterationFinished: {
+      std::string stop = Str(d, "stop");
+      return line + fmt::format("{}: iteration {} finished{}", who, Int(d, "iteration"),
+                                stop.empty() ? "" : " (" + stop + ")");
+    }
+    case core::EventType::kParticipantAnswered:
+      return line + fmt::format("{}: {} answered", who, Str(d, "participant"));
+    case core::EventType::kConsensusDecided:
+      return line + fmt::format("{}: decided by {} ({})", who, Str(d, "method"), Str(d, "reason"));
+    case core::EventType::kPlanCreated: {
+      const auto* t = Get(d, "tasks");
+      return line + fmt::format("{}: plan with {} tasks", who,
+                                t && t->is_array() ? t->get_array().size() : 0);
+    }
+    case core::EventType::kPlanRejected:
+      return line + fmt::format("{}: plan rejected, asking for a repair", who);
+    case core::EventType::kCompensationStarted:
+      return line + "compensation started";
+    case core::EventType::kApprovalRequested:
+      return line + fmt::format("{} waits for approval: {}", who, Str(d, "prompt"));
+    case core::EventType::kApprovalGiven: {
+      const auto* a = Get(d, "approved");
+      bool yes = a && a->is_bool() && a->get_bool();
+      return line + fmt::format("{} {}", who, yes ? "approved" : "rejected");
+    }
+    case core::EventType::kEventEmitted:
+      return line + fmt::format("{} emitted event {}", who, Str(d, "event"));
+    case core::EventType::kWaitStarted:
+      return line + fmt::format("{} waits{}", who,
+                                Str(d, "event").empty() ? "" : " for event " + Str(d, "event"));
+    case core::EventType::kEventReceived:
+      return line + fmt::format("{} received {}", who,
+                                Str(d, "event").empty() ? "its timer" : "event " + Str(d, "event"));
+    case core::EventType::kChildRunStarted:
+      return line + fmt::format("{} started child run {}", who, Str(d, "run_id"));
+    case core::EventType::kRouteChosen:
+      return line + fmt::format("{} routed to {} ({})", who,
+                                Str(d, "agent").empty() ? Str(d, "model") : Str(d, "agent"),
+                                Str(d, "reason"));
   }
   return line + std::string(core::EventTypeName(e.type));
 }

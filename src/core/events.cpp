@@ -5,14 +5,43 @@
 namespace baton::core {
 namespace {
 
-constexpr std::array<std::string_view, 16> kEventNames = {
-    "run_started",          "step_started", "step_succeeded",  "step_failed",  "step_skipped",
-    "retry_scheduled",      "fan_out",      "memory_written",  "model_called", "tool_called",
-    "run_cancel_requested", "run_finished", "needs_attention", "run_paused",   "run_resumed",
-    "model_delta"};
+constexpr std::array<std::string_view, 33> kEventNames = {"run_started",
+                                                          "step_started",
+                                                          "step_succeeded",
+                                                          "step_failed",
+                                                          "step_skipped",
+                                                          "retry_scheduled",
+                                                          "fan_out",
+                                                          "memory_written",
+                                                          "model_called",
+                                                          "tool_called",
+                                                          "run_cancel_requested",
+                                                          "run_finished",
+                                                          "needs_attention",
+                                                          "run_paused",
+                                                          "run_resumed",
+                                                          "model_delta",
+                                                          "step_cancelled",
+                                                          "branch_started",
+                                                          "branch_finished",
+                                                          "iteration_started",
+                                                          "iteration_finished",
+                                                          "participant_answered",
+                                                          "consensus_decided",
+                                                          "plan_created",
+                                                          "plan_rejected",
+                                                          "compensation_started",
+                                                          "approval_requested",
+                                                          "approval_given",
+                                                          "event_emitted",
+                                                          "wait_started",
+                                                          "event_received",
+                                                          "child_run_started",
+                                                          "route_chosen"};
 
-constexpr std::array<std::string_view, 7> kRunStatusNames = {
-    "pending", "running", "succeeded", "failed", "cancelled", "interrupted", "paused"};
+constexpr std::array<std::string_view, 10> kRunStatusNames = {
+    "pending",     "running", "succeeded", "failed",      "cancelled",
+    "interrupted", "paused",  "waiting",   "compensated", "compensation_failed"};
 
 }  // namespace
 

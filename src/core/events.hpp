@@ -35,6 +35,25 @@ enum class EventType : uint8_t {
   kModelDelta,          // live only, never journaled (seq 0): a streamed piece of a model's
                         // reply: data: {text | reasoning | tool_call: {index, id?, name?,
                         // arguments}}
+  // Orchestration patterns (docs/events.md lists the data of each).
+  kStepCancelled,        // a started or pending step stopped because its branch lost a join or its
+                         // container ended: data: {reason}
+  kBranchStarted,        // switch case chosen / parallel branch started: data: {block, name}
+  kBranchFinished,       // data: {block, name, status, error?}
+  kIterationStarted,     // loop: data: {iteration}
+  kIterationFinished,    // loop: data: {iteration, fingerprint, score?, stop?: reason}
+  kParticipantAnswered,  // consensus: data: {participant, answer, vote?, error?}
+  kConsensusDecided,     // consensus: data: {method, decision, votes?, reason}
+  kPlanCreated,          // plan: data: {tasks: [{id, role, agent, needs, input}], attempt}
+  kPlanRejected,         // plan: data: {errors: [..], attempt}
+  kCompensationStarted,  // saga: data: {steps: [ids in the order they will be undone], error}
+  kApprovalRequested,    // data: {prompt, timeout_at_ms?}
+  kApprovalGiven,        // data: {approved, comment?, data?, by?, timed_out?, signal?}
+  kEventEmitted,         // data: {event, data, id}
+  kWaitStarted,          // data: {event?, until_ms?, timeout_at_ms?}
+  kEventReceived,        // data: {event, data, id} (or {timer: true} / {timed_out: true})
+  kChildRunStarted,      // sub-workflow: data: {run_id, workflow}
+  kRouteChosen,          // data: {agent? | model?, reason, candidates}
 };
 
 std::string_view EventTypeName(EventType type);
@@ -64,11 +83,15 @@ enum class RunStatus : uint8_t {
   kCancelled,
   kInterrupted,  // not a journal state: running, but its process is gone (derived by readers)
   kPaused,       // waiting for a human decision (a budget was reached); resumable
+  kWaiting,      // nothing runs: waiting for approvals or events (store status only)
+  kCompensated,  // failed, and every completed step with `compensate:` was undone
+  kCompensationFailed,  // failed, and some compensation failed too (listed in the error)
 };
 std::string_view RunStatusName(RunStatus s);
 std::optional<RunStatus> RunStatusFromName(std::string_view name);
 inline bool IsTerminal(RunStatus s) {
-  return s == RunStatus::kSucceeded || s == RunStatus::kFailed || s == RunStatus::kCancelled;
+  return s == RunStatus::kSucceeded || s == RunStatus::kFailed || s == RunStatus::kCancelled ||
+         s == RunStatus::kCompensated || s == RunStatus::kCompensationFailed;
 }
 
 }  // namespace baton::core

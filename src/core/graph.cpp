@@ -61,6 +61,25 @@ std::string StepKindLabel(const Step& step) {
     }
     std::string operator()(const SetStep&) const { return "set"; }
     std::string operator()(const CallStep& c) const { return "call: " + c.tool; }
+    std::string operator()(const ConsensusStep& c) const {
+      return fmt::format("consensus: {} of {}", c.method, c.participants.size());
+    }
+    std::string operator()(const PlanStep& p) const { return "plan: " + p.planner; }
+    std::string operator()(const EmitStep& e) const { return "emit: " + e.event; }
+    std::string operator()(const WaitStep& w) const {
+      return w.event.empty() ? std::string("wait: timer") : "wait: " + w.event;
+    }
+    std::string operator()(const WorkflowStep& w) const { return "workflow: " + w.path; }
+    std::string operator()(const SwitchStep& s) const {
+      return fmt::format("switch: {} cases", s.cases.size());
+    }
+    std::string operator()(const ParallelStep& p) const {
+      return fmt::format("parallel: {} branches", p.branches.size());
+    }
+    std::string operator()(const LoopStep& l) const {
+      return fmt::format("loop: at most {}", l.max_iterations);
+    }
+    std::string operator()(const ApprovalStep&) const { return "approval"; }
   };
   return std::visit(Visitor{}, step.kind);
 }

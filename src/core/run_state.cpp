@@ -295,6 +295,25 @@ void RunState::Apply(const Event& e) {
     case EventType::kNeedsAttention:
     case EventType::kModelDelta:
       break;
+    // Pattern events: folded by the patterns that record them (see decider and docs/events.md).
+    case EventType::kStepCancelled:
+    case EventType::kBranchStarted:
+    case EventType::kBranchFinished:
+    case EventType::kIterationStarted:
+    case EventType::kIterationFinished:
+    case EventType::kParticipantAnswered:
+    case EventType::kConsensusDecided:
+    case EventType::kPlanCreated:
+    case EventType::kPlanRejected:
+    case EventType::kCompensationStarted:
+    case EventType::kApprovalRequested:
+    case EventType::kApprovalGiven:
+    case EventType::kEventEmitted:
+    case EventType::kWaitStarted:
+    case EventType::kEventReceived:
+    case EventType::kChildRunStarted:
+    case EventType::kRouteChosen:
+      break;
     case EventType::kRunPaused:
       paused_ = true;
       status_ = RunStatus::kPaused;

@@ -5,8 +5,16 @@
 namespace baton::core {
 
 const char* StepKindName(const StepKind& kind) {
-  static constexpr const char* kNames[] = {"agent", "llm", "set", "call"};
+  static constexpr const char* kNames[] = {"agent",    "llm",  "set",       "call", "switch",
+                                           "parallel", "loop", "consensus", "plan", "approval",
+                                           "emit",     "wait", "workflow"};
+  static_assert(std::size(kNames) == std::variant_size_v<StepKind>);
   return kNames[kind.index()];
+}
+
+bool IsContainer(const StepKind& kind) {
+  return std::holds_alternative<SwitchStep>(kind) || std::holds_alternative<ParallelStep>(kind) ||
+         std::holds_alternative<LoopStep>(kind);
 }
 
 bool Workflow::UsesProvider(std::string_view provider) const {
@@ -30,7 +38,9 @@ Status Workflow::Finalize() {
       return InvalidArgument(fmt::format("duplicate step id '{}'", steps[i].id));
     }
   }
+  top_level.clear();
   for (size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].parent < 0 && !steps[i].is_compensation) top_level.push_back(static_cast<int>(i));
     for (const auto& need : steps[i].needs) {
       int j = StepIndex(need);
       if (j < 0) {

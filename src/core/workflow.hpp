@@ -84,12 +84,137 @@ struct CallStep {
   expr::Template with;
 };
 
-using StepKind = std::variant<AgentStep, LlmStep, SetStep, CallStep>;
+// A list of steps nested in a container step: a switch case, a parallel branch, a loop body.
+// The steps themselves live in Workflow::steps (flattened, in file order) with `parent` set to
+// the container and `block` to this block's index; `steps` lists their indices.
+struct Block {
+  std::string name;                      // branch name; "case N" / "default"; "body"
+  std::optional<expr::Expression> when;  // switch: the case's condition (none: default)
+  std::vector<int> steps;                // indices into Workflow::steps, in file order
+  SourceLoc loc;
+};
+
+// `switch:` the first case whose `when` is true runs (or the default); the other blocks' steps
+// are skipped. Output: {case: name, outputs: {id: output}} of the steps that ran.
+struct SwitchStep {
+  std::vector<Block> cases;  // a default, if any, is last and has no `when`
+};
+
+// `parallel:` named branches run concurrently. join all: every branch must succeed; any: the
+// first branch to succeed wins and the others are cancelled; n: the first `n` to succeed win.
+// Output: {branch: {id: output}} of the branches that completed (and `winners` for any/n).
+struct ParallelStep {
+  std::vector<Block> branches;
+  enum class Join { kAll, kAny, kN } join = Join::kAll;
+  int n = 0;  // Join::kN
+};
+
+// `converge_on:` a loop ends once `value` (a number, rendered after each iteration) reaches a
+// threshold, or stops improving for `patience` iterations.
+struct Convergence {
+  expr::Template value;
+  std::optional<double> at_least;
+  std::optional<double> at_most;
+  int patience = 0;  // iterations without an improvement of more than min_delta (0 = off)
+  double min_delta = 0;
+  bool maximize = true;  // improvement means larger (false: smaller)
+};
+
+// `loop:` the body runs again until `until` is true, max_iterations is reached, `converge_on`
+// holds, or an iteration repeats an earlier one's outputs (on_repeat: fail -> loop_detected
+// error; exit -> the loop ends successfully).
+struct LoopStep {
+  Block body;
+  std::optional<expr::Expression> until;
+  int max_iterations = 10;
+  std::optional<Convergence> converge_on;
+  bool detect_repeats = true;
+  enum class OnRepeat { kFail, kExit } on_repeat = OnRepeat::kFail;
+};
+
+// `consensus:` ask several agents or models the same question, then decide.
+struct ConsensusStep {
+  struct Participant {
+    std::string agent;  // an agent name, or
+    std::string model;  // a model name (asked with the step's instructions)
+    double weight = 1.0;
+    SourceLoc loc;
+  };
+  std::vector<Participant> participants;
+  expr::Template input;
+  expr::Template instructions;         // system prompt for model participants
+  std::string method = "majority";     // majority | weighted | judge | best_of_n | ensemble
+  std::string judge;                   // agent deciding for judge / best_of_n / ensemble / ties
+  int quorum = 0;                      // answers needed for a decision (0 = a majority of them)
+  std::string tie_break = "first";     // first | judge | fail
+  std::optional<expr::Template> vote;  // what is compared (default: the answer itself)
+};
+
+// `plan:` a planner agent returns tasks with dependencies; baton validates and runs them as a
+// dynamic DAG (an agent per task by role or capabilities), then a synthesizer combines them.
+struct PlanStep {
+  std::string planner;  // agent
+  expr::Template input;
+  std::vector<std::string> roles;  // agents tasks may name (empty: every agent)
+  std::string synthesizer;         // agent ("" = the results are the output)
+  int max_tasks = 10;
+  int max_repairs = 2;  // invalid plans sent back to the planner
+  int max_parallel = 0;
+};
+
+// `approval:` pause this branch until a human decides (baton approve).
+struct ApprovalStep {
+  expr::Template prompt;
+  std::optional<Millis> timeout;
+  std::string on_timeout = "fail";  // fail | approve | reject
+  std::vector<std::string> approvers;
+};
+
+// `emit:` publish a named event with data on the journal's event bus.
+struct EmitStep {
+  std::string event;
+  expr::Template data;
+};
+
+// `wait:` wait for an event matching a filter, or for a timer.
+struct WaitStep {
+  std::string event;                      // "" with a timer only
+  std::optional<expr::Expression> match;  // over `event` (the received event's data)
+  std::optional<Millis> duration;         // `for:` a timer
+  std::optional<expr::Template> until;    // a timestamp (ms or RFC 3339) to wait for
+  std::optional<Millis> timeout;
+  std::string on_timeout = "fail";  // fail | continue
+};
+
+// `workflow:` run another workflow as a child run (own journal, linked to this run).
+struct WorkflowStep {
+  std::string path;     // workflow file, relative to this workflow's file
+  expr::Template with;  // inputs
+};
+
+using StepKind =
+    std::variant<AgentStep, LlmStep, SetStep, CallStep, SwitchStep, ParallelStep, LoopStep,
+                 ConsensusStep, PlanStep, ApprovalStep, EmitStep, WaitStep, WorkflowStep>;
+
+// Whether a kind contains nested steps (switch, parallel, loop).
+bool IsContainer(const StepKind& kind);
 
 // Names of the kinds as written in YAML, indexed like StepKind.
 const char* StepKindName(const StepKind& kind);
 
 enum class Effect { kIdempotent, kOnce };
+
+// `priority:` orders ready steps when concurrency limits are reached.
+enum class Priority : uint8_t { kLow, kNormal, kHigh, kCritical };
+
+// `route:` choose the agent (by capabilities) or the model (by strategy) at run time.
+struct Route {
+  std::vector<std::string> capabilities;  // the agent must have these (best match wins)
+  std::string strategy;                   // "" | cheapest | fastest | best
+  std::optional<double> max_cost;         // USD per call, estimated
+  std::vector<std::string> models;        // candidate models for strategy ("" = all)
+  SourceLoc loc;
+};
 
 struct Step {
   std::string id;
@@ -107,7 +232,13 @@ struct Step {
   std::optional<expr::Template> output;  // reshapes the step's result
   Effect effect = Effect::kIdempotent;
   std::string description;
-  Limits budget;  // over every instance and attempt of the step
+  Limits budget;    // over every instance and attempt of the step
+  int parent = -1;  // the container step this step is nested in (-1: top level)
+  int block = -1;   // which of the parent's blocks
+  Priority priority = Priority::kNormal;
+  std::optional<Route> route;
+  int compensation = -1;         // saga: index of the step that undoes this one (not run normally)
+  bool is_compensation = false;  // this step is some step's `compensate:` body
 };
 
 // A named model configuration from `models:`.
@@ -193,6 +324,14 @@ struct Workflow {
   Budget budget;
   std::vector<Step> steps;  // in file order
   std::vector<std::pair<std::string, expr::Template>> outputs;
+  int max_concurrency = 0;  // step instances of one run executing at once (0 = engine's limit)
+  // `on: { event: NAME, match: expr }`: events that start a run of this workflow.
+  struct Trigger {
+    std::string event;
+    std::optional<expr::Expression> match;
+    SourceLoc loc;
+  };
+  std::vector<Trigger> triggers;
 
   // Derived by Finalize(): step index by id, resolved `needs` as indices, and the reverse
   // edges. Read-only afterwards.
@@ -203,6 +342,7 @@ struct Workflow {
   std::unordered_map<std::string, int, StringHash, std::equal_to<>> step_index;
   std::vector<std::vector<int>> needs_idx;
   std::vector<std::vector<int>> dependents;
+  std::vector<int> top_level;  // steps with parent == -1 that are not compensations
 
   // Whether any model in `models:` uses `provider` (e.g. "sim").
   bool UsesProvider(std::string_view provider) const;
