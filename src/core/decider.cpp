@@ -6,10 +6,11 @@
 #include <cmath>
 
 #include "base/hash.hpp"
+#include "core/decider_internal.hpp"
 #include "core/step_env.hpp"
 
 namespace baton::core {
-namespace {
+namespace internal {
 
 json::object ErrorObject(std::string type, std::string message) {
   return json::object{{"type", std::move(type)}, {"message", std::move(message)}};
@@ -26,7 +27,7 @@ void Emit(RunState& state, Decision& out, Event e, int64_t now_ms) {
   out.events.push_back(std::move(e));
 }
 
-Event MakeEvent(EventType type, const Step& step, int32_t item = -1, int32_t attempt = 0) {
+Event MakeEvent(EventType type, const Step& step, int32_t item, int32_t attempt) {
   Event e;
   e.type = type;
   e.step = step.id;
@@ -38,12 +39,6 @@ Event MakeEvent(EventType type, const Step& step, int32_t item = -1, int32_t att
 const RetryPolicy& PolicyFor(const Workflow& wf, const Step& step) {
   return step.retry ? *step.retry : wf.default_retry;
 }
-
-// The item value and index of instance `item` of step `i` (nullptr when not a for_each step).
-struct ItemLocals {
-  const json::value* item = nullptr;
-  json::value index;
-};
 
 ItemLocals LocalsFor(const RunState& state, int i, int32_t item) {
   ItemLocals l;
@@ -112,7 +107,7 @@ void FailStep(RunState& state, Decision& out, int i, int32_t item, int32_t attem
 
 // Records success of the step as a whole with `result` (reshaped by `output:`).
 void SucceedStep(RunState& state, Decision& out, int i, int32_t attempt, json::value result,
-                 int64_t now, const json::object* caught = nullptr) {
+                 int64_t now, const json::object* caught) {
   const Step& step = state.workflow().steps[static_cast<size_t>(i)];
   auto reshaped = Reshape(state, i, std::move(result));
   if (!reshaped.ok()) {
@@ -131,6 +126,11 @@ void SucceedStep(RunState& state, Decision& out, int i, int32_t attempt, json::v
     Emit(state, out, std::move(m), now);
   }
 }
+
+}  // namespace internal
+
+namespace {
+using namespace internal;
 
 // For a fanned-out step whose instances are all finished: succeed with the ordered outputs or
 // fail with the first failed item's error.
@@ -360,6 +360,8 @@ void CheckBudget(RunState& state, Decision& out, int64_t now) {
 }
 
 }  // namespace
+
+using namespace internal;
 
 bool IsRetryableByDefault(std::string_view t) {
   return t == "rate_limited" || t == "overloaded" || t == "server_error" || t == "timeout" ||
