@@ -95,6 +95,20 @@ Result<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
+dsl::LoadOptions WithRunSources(store::Store& store, const store::RunRecord& run,
+                                dsl::LoadOptions options) {
+  auto first = store.ReadEvents(run.id, 0, 1);
+  if (!first.ok() || first->empty()) return options;
+  const auto* s = first->front().data.if_contains("sources");
+  if (!s || !s->is_object()) return options;
+  options.read_file = [&store, sources = s->get_object()](const std::string& path) {
+    const auto* hash = sources.if_contains(path);
+    if (hash && hash->is_string()) return store.GetBlob(hash->get_string());
+    return ReadFile(path);
+  };
+  return options;
+}
+
 Result<std::shared_ptr<const core::Workflow>> LoadRunWorkflow(store::Store& store,
                                                               const store::RunRecord& run,
                                                               const dsl::LoadOptions& options) {
@@ -104,7 +118,8 @@ Result<std::shared_ptr<const core::Workflow>> LoadRunWorkflow(store::Store& stor
   } else {
     BATON_ASSIGN_OR_RETURN(source, ReadFile(run.workflow_file));
   }
-  dsl::LoadResult loaded = dsl::LoadWorkflowText(source, run.workflow_file, options);
+  dsl::LoadResult loaded =
+      dsl::LoadWorkflowText(source, run.workflow_file, WithRunSources(store, run, options));
   if (!loaded.workflow) {
     std::string msg = "the workflow stored with the run no longer loads";
     for (const auto& d : loaded.diagnostics) msg += "\n" + dsl::FormatDiagnostic(d);

@@ -84,6 +84,12 @@ std::vector<dsl::Diagnostic> CheckModels(const core::Workflow& workflow,
 std::vector<std::string> OfflineModels(const core::Workflow& workflow,
                                        const Registries& registries);
 
+// `options` reading the files of `workflow:` steps from the texts stored with `run` (the
+// `sources` of its run_started), so they load as they were when it started. `store` must
+// outlive the use of the returned options.
+dsl::LoadOptions WithRunSources(store::Store& store, const store::RunRecord& run,
+                                dsl::LoadOptions options);
+
 // The workflow a run was started with, from the source stored with it.
 Result<std::shared_ptr<const core::Workflow>> LoadRunWorkflow(store::Store& store,
                                                               const store::RunRecord& run,

@@ -70,6 +70,30 @@ int ProvidersListCommand();
 // exits 0 when all answer, 1 otherwise.
 int ProvidersCheckCommand(const CommonOptions& common, const std::string& workflow_file);
 int RunsCancelCommand(const CommonOptions& common, const std::string& run_id, bool wait);
+// `baton stats` (cmd_stats.cpp): figures over the journal; `since` as app::ParseSince takes it.
+int StatsCommand(const CommonOptions& common, const std::string& since,
+                 const std::string& workflow);
+
+// Approvals, the event bus and triggers (cmd_waits.cpp).
+struct ApproveOptions {
+  std::string run_id;
+  std::string step;
+  int item = -1;  // the for_each item of the step (-1: the only pending one)
+  bool reject = false;
+  std::string comment;
+  std::string data;  // JSON, or @file
+  std::string by;    // "" = $USER
+  int threads = 0;
+};
+int ApproveCommand(const CommonOptions& common, const ApproveOptions& options);
+int EventsSendCommand(const CommonOptions& common, const std::string& name, const std::string& data,
+                      int threads);
+int EventsListCommand(const CommonOptions& common, const std::string& name, int limit);
+int TriggersAddCommand(const CommonOptions& common, const std::string& file);
+int TriggersListCommand(const CommonOptions& common);
+int TriggersRemoveCommand(const CommonOptions& common, const std::string& workflow);
+// `baton runs list --waiting`: the pending approvals, event waits and timers of unfinished runs.
+int RunsWaitingCommand(const CommonOptions& common, int limit);
 
 // `baton sim-server` (cmd_sim_server.cpp): adds the subcommand to `app`; it runs from the
 // subcommand's callback during parsing and exits the process with its status.

@@ -8,13 +8,17 @@
 #include <thread>
 
 #include "app/app.hpp"
+#include "app/bus.hpp"
 #include "base/duration.hpp"
 #include "cli/cli.hpp"
+#include "cli/execute.hpp"
 #include "cli/progress.hpp"
 #include "cli/render.hpp"
 #include "cli/signals.hpp"
+#include "core/run_state.hpp"
 #include "dsl/loader.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/inbox.hpp"
 
 namespace baton::cli {
 namespace {
@@ -63,6 +67,7 @@ int ExitFor(core::RunStatus status, bool interrupted) {
     case core::RunStatus::kSucceeded:
       return kExitOk;
     case core::RunStatus::kPaused:
+    case core::RunStatus::kWaiting:
       return kExitPaused;
     case core::RunStatus::kCancelled:
       return interrupted ? kExitInterrupted : kExitRunFailed;
@@ -71,14 +76,47 @@ int ExitFor(core::RunStatus status, bool interrupted) {
   }
 }
 
-// Runs `start` (which starts or resumes a run on the engine and returns its id), shows progress,
-// waits and prints the result.
-int Execute(const CommonOptions& common, app::Registries& registries, const core::Workflow& wf,
+// A run that stopped to wait: what for, and how to continue it.
+void PrintWaiting(const CommonOptions& common, const std::string& id, const core::RunState* state) {
+  std::string where = common.store == app::kDefaultStorePath ? "" : " --store " + common.store;
+  std::string text =
+      fmt::format("run {} is waiting; nothing runs until a decision or an event arrives:\n", id);
+  std::string approve_step, event;
+  if (state) {
+    for (const auto& line : runtime::DescribeWaits(*state)) text += "  " + line + "\n";
+    for (const auto& w : state->waits().pending()) {
+      if (w.kind == core::PendingWait::Kind::kApproval && approve_step.empty()) {
+        approve_step = w.step;
+      }
+      if (w.kind == core::PendingWait::Kind::kEvent && event.empty()) event = w.event;
+    }
+  }
+  if (!approve_step.empty()) {
+    text += fmt::format("decide with: baton approve {} {} [--reject] [--comment TEXT]{}\n", id,
+                        approve_step, where);
+  }
+  if (!event.empty()) {
+    text += fmt::format("send the event with: baton events send {} --data JSON{}\n", event, where);
+  }
+  text += fmt::format("(pending waits of every run: baton runs list --waiting{})", where);
+  PrintErr(text);
+}
+
+}  // namespace
+
+// Runs `start` (which starts or resumes a run on the engine and returns its id, or "" when it
+// only acted on the bus), shows progress, waits and prints the result; then waits for the runs
+// the bus started or continued here (triggers, delivered events) and prints a line for each.
+int Execute(const CommonOptions& common, app::Registries& registries, const core::Workflow* wf,
             int threads, int max_concurrency, bool stream, store::Store& store,
-            const std::function<Result<std::string>(runtime::Engine&)>& start) {
+            const std::function<Result<std::string>(runtime::Engine&, app::Bus&)>& start) {
   bool tty = isatty(STDERR_FILENO);
   std::vector<std::string> step_ids;
-  for (const auto& step : wf.steps) step_ids.push_back(step.id);
+  if (wf) {
+    for (const auto& step : wf->steps) {
+      if (!step.is_compensation) step_ids.push_back(step.id);  // a row once it runs
+    }
+  }
   Progress progress(common.output, tty, std::move(step_ids));
   // The watcher thread may fire at any moment: it reaches the engine only under `engine_mu`, and
   // the pointer is cleared (by `detach`, declared after the engine) before the engine goes.
@@ -95,7 +133,10 @@ int Execute(const CommonOptions& common, app::Registries& registries, const core
   options.stream_deltas = stream;
   if (registries.config) options.global_daily_usd = registries.config->daily_usd;
   app::ScopedStoreCache cache(registries, store);  // `cache: true` replies live in the journal
+  app::Bus bus(store, registries);  // triggered runs, runs continued by a delivered event
+  options.on_published = [&bus](const json::object& event) { bus.OnPublished(event); };
   runtime::Engine engine(store, registries.models, registries.tools, options);
+  bus.Attach(&engine);
   {
     std::lock_guard lock(engine_mu);
     engine_ptr = &engine;
@@ -109,8 +150,10 @@ int Execute(const CommonOptions& common, app::Registries& registries, const core
     }
   } detach{engine_mu, engine_ptr};
   engine.SetListener([&](const std::string& id, const core::Event& e) { progress.OnEvent(id, e); });
-  for (const auto& name : app::OfflineModels(wf, registries)) {
-    const auto& config = wf.models.at(name);
+  std::vector<std::string> offline;
+  if (wf) offline = app::OfflineModels(*wf, registries);
+  for (const auto& name : offline) {
+    const auto& config = wf->models.at(name);
     const auto* env = config.options.if_contains("api_key_env");
     PrintErr(fmt::format(
         "note: model '{}' ({}) runs on the built-in sim provider: {} is not set "
@@ -118,16 +161,20 @@ int Execute(const CommonOptions& common, app::Registries& registries, const core
         name, config.provider,
         env && env->is_string() ? std::string(env->get_string()) : std::string("its API key")));
   }
-  if (wf.UsesProvider("sim")) {
+  if (wf && wf->UsesProvider("sim")) {
     PrintErr(
         "note: this workflow uses the built-in sim provider: replies, token counts and prices "
         "are simulated (deterministic; no model is called)");
   }
-  auto id = start(engine);
+  auto id = start(engine, bus);
   if (!id.ok()) {
     PrintErr("error: " + id.error().message());
     if (id.error().code() == Code::kNotFound) return kExitNotFound;
     return id.error().code() == Code::kInvalidArgument ? kExitUsage : kExitError;
+  }
+  if (id->empty()) {
+    progress.Finish();
+    return WaitForAdopted(common, engine, bus, "", kExitOk, signals.fired());
   }
   if (common.output != OutputFormat::kJsonl) PrintErr(fmt::format("run {}", *id));
   auto result = engine.Wait(*id);
@@ -137,6 +184,11 @@ int Execute(const CommonOptions& common, app::Registries& registries, const core
     PrintErr(
         fmt::format("the journal keeps what was done; continue with: baton runs resume {}", *id));
     return kExitError;
+  }
+  if (result->status == core::RunStatus::kWaiting) {
+    json::object summary = result->summary();
+    summary["status"] = "waiting";
+    result->set_summary(std::move(summary));
   }
   if (common.output == OutputFormat::kJson) {
     std::string out = PrettyJson(result->summary()) + "\n";
@@ -160,8 +212,60 @@ int Execute(const CommonOptions& common, app::Registries& registries, const core
     PrintErr(fmt::format("run {} cancelled by signal; its journal is complete: baton runs show {}",
                          *id, *id));
   }
-  return ExitFor(result->status, signals.fired());
+  if (result->status == core::RunStatus::kWaiting) {
+    PrintWaiting(common, *id, result->final_state.get());
+  }
+  return WaitForAdopted(common, engine, bus, *id, ExitFor(result->status, signals.fired()),
+                        signals.fired());
 }
+
+int WaitForAdopted(const CommonOptions& common, runtime::Engine& engine, app::Bus& bus,
+                   const std::string& main_id, int code, bool interrupted) {
+  // With a run of its own, the command's stdout holds that run's result: lines go to stderr.
+  bool to_stdout = main_id.empty();
+  json::array rows;
+  bool any_failed = false;
+  for (;;) {
+    std::vector<app::Bus::Adopted> adopted = bus.Take();
+    if (adopted.empty()) break;
+    for (const auto& a : adopted) {
+      auto r = engine.Wait(a.run_id);
+      json::object row{{"run_id", a.run_id}, {"why", a.why}};
+      std::string status = r.ok() ? std::string(core::RunStatusName(r->status)) : "error";
+      row["status"] = status;
+      if (r.ok() && r->status == core::RunStatus::kSucceeded) row["outputs"] = r->outputs();
+      if (!r.ok()) row["error"] = r.error().message();
+      if (!r.ok() || r->status == core::RunStatus::kFailed ||
+          r->status == core::RunStatus::kCancelled) {
+        any_failed = true;
+      }
+      if (a.run_id == main_id && r.ok()) code = ExitFor(r->status, interrupted);
+      std::string line = fmt::format("run {} ({}): {}", a.run_id, a.why, status);
+      if (!r.ok()) line += ": " + r.error().message();
+      if (r.ok() && r->status == core::RunStatus::kWaiting) {
+        for (const auto& w : runtime::DescribeWaits(*r->final_state)) line += "\n  " + w;
+      }
+      if (common.output == OutputFormat::kJson && to_stdout) {
+        rows.push_back(std::move(row));
+      } else if (common.output != OutputFormat::kJsonl) {
+        if (to_stdout) {
+          std::printf("%s\n", line.c_str());
+        } else {
+          PrintErr(line);
+        }
+      }
+    }
+  }
+  for (const auto& e : bus.Errors()) PrintErr("warning: " + e);
+  if (to_stdout && common.output == OutputFormat::kJson) {
+    std::string out = PrettyJson(rows) + "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  }
+  if (main_id.empty() && any_failed) return kExitRunFailed;
+  return code;
+}
+
+namespace {
 
 void PrintDiagnostics(const std::vector<dsl::Diagnostic>& ds) {
   for (const auto& d : ds) PrintErr(dsl::FormatDiagnostic(d));
@@ -211,9 +315,9 @@ int RunCommand(const CommonOptions& common, const RunCommandOptions& options) {
     return kExitError;
   }
   auto wf = loaded.workflow;
-  int code =
-      Execute(common, registries, *wf, options.threads, options.max_concurrency, options.stream,
-              **store, [&](runtime::Engine& engine) { return engine.Start(wf, run); });
+  int code = Execute(common, registries, wf.get(), options.threads, options.max_concurrency,
+                     options.stream, **store,
+                     [&](runtime::Engine& engine, app::Bus&) { return engine.Start(wf, run); });
   return code;
 }
 
@@ -263,8 +367,15 @@ int ResumeCommand(const CommonOptions& common, const std::string& run_id, int th
                          rec->id, core::RunStatusName(app::EffectiveStatus(*rec))));
     return kExitUsage;
   }
-  return Execute(common, registries, *workflow, threads, 64, false, **store,
-                 [&](runtime::Engine& engine) -> Result<std::string> {
+  // Exactly one process continues a run: take it over only if nobody took it since we looked.
+  auto claimed =
+      (*store)->ClaimRun(rec->id, rec->owner_pid, rec->owner_host, getpid(), app::ThisHost());
+  if (!claimed.ok() || !*claimed) {
+    PrintErr(fmt::format("error: run {} was taken over by another process", rec->id));
+    return kExitError;
+  }
+  return Execute(common, registries, workflow.get(), threads, 64, false, **store,
+                 [&](runtime::Engine& engine, app::Bus&) -> Result<std::string> {
                    BATON_RETURN_IF_ERROR(engine.Resume(workflow, id, budget));
                    return id;
                  });

@@ -38,6 +38,22 @@ void ResolveBlobs(store::Store& store, json::value& v) {
   }
 }
 
+// Cancels the unfinished child runs (`workflow:` steps) of an orphaned run that was just
+// cancelled, and theirs: no process is left to do it.
+void CancelOrphanedChildren(store::Store& store, const std::string& parent) {
+  store::RunFilter all;
+  all.limit = 0;
+  auto runs = store.ListRuns(all);
+  if (!runs.ok()) return;
+  for (const auto& r : *runs) {
+    if (r.parent_run != parent || core::IsTerminal(r.status) || app::OwnerAlive(r)) continue;
+    if (app::CancelOrphanedRun(store, r, SystemClock::Get().NowMillis()).ok()) {
+      PrintOut(fmt::format("run {} (child of {}) cancelled\n", r.id, parent));
+      CancelOrphanedChildren(store, r.id);
+    }
+  }
+}
+
 }  // namespace
 
 int RunsListCommand(const CommonOptions& common, const std::string& status,
@@ -53,7 +69,7 @@ int RunsListCommand(const CommonOptions& common, const std::string& status,
     if (!s) {
       PrintErr(
           fmt::format("error: unknown status '{}' (pending, running, succeeded, failed, "
-                      "cancelled, interrupted)",
+                      "cancelled, interrupted, paused, waiting)",
                       status));
       return kExitUsage;
     }
@@ -63,8 +79,8 @@ int RunsListCommand(const CommonOptions& common, const std::string& status,
   auto runs = (*store)->ListRuns(filter);
   if (!runs.ok()) return ErrorExit(runs.error());
   json::array rows;
-  std::string text = fmt::format("{:<22} {:<24} {:<12} {:<24} {:>9} {:>10}\n", "RUN", "WORKFLOW",
-                                 "STATUS", "STARTED", "DURATION", "COST");
+  std::string text = fmt::format("{:<22} {:<24} {:<12} {:<24} {:>9} {:>10}  {}\n", "RUN",
+                                 "WORKFLOW", "STATUS", "STARTED", "DURATION", "COST", "PARENT");
   for (const auto& r : *runs) {
     core::RunStatus eff = app::EffectiveStatus(r);
     if (want_interrupted && eff != core::RunStatus::kInterrupted) continue;
@@ -84,11 +100,13 @@ int RunsListCommand(const CommonOptions& common, const std::string& status,
     row["updated_at"] = FormatTimestamp(r.updated_ms);
     row["usage"] = r.usage;
     if (!r.error.empty()) row["error"] = r.error;
+    if (!r.parent_run.empty()) row["parent_run"] = r.parent_run;  // a sub-workflow's run
     rows.push_back(std::move(row));
     bool done = core::IsTerminal(eff);
-    text += fmt::format("{:<22} {:<24} {:<12} {:<24} {:>9} {:>10}\n", r.id, r.workflow_name,
+    text += fmt::format("{:<22} {:<24} {:<12} {:<24} {:>9} {:>10}{}\n", r.id, r.workflow_name,
                         core::RunStatusName(eff), FormatTimestamp(r.created_ms),
-                        done ? Elapsed(r.updated_ms - r.created_ms) : "-", Money(cost));
+                        done ? Elapsed(r.updated_ms - r.created_ms) : "-", Money(cost),
+                        r.parent_run.empty() ? "" : "  " + r.parent_run);
   }
   if (common.output == OutputFormat::kJson) {
     PrintOut(PrettyJson(rows) + "\n");
@@ -110,6 +128,20 @@ int RunsShowCommand(const CommonOptions& common, const std::string& run_id, bool
   auto events = (*store)->ReadEvents(rec->id);
   if (!events.ok()) return ErrorExit(events.error());
   json::object summary = runtime::SummarizeRun(**wf, rec->id, *events, true);
+  json::array children;  // sub-workflow runs, with their status now
+  for (const auto& [step, st] : summary["steps"].as_object()) {
+    const auto* runs = st.as_object().if_contains("child_runs");
+    for (size_t k = 0; runs && k < runs->as_array().size(); ++k) {
+      std::string child_id(runs->as_array()[k].as_string());
+      json::object c{{"step", step}, {"run_id", child_id}};
+      if (auto child = (*store)->GetRun(child_id); child.ok()) {
+        c["workflow"] = child->workflow_name;
+        c["status"] = core::RunStatusName(app::EffectiveStatus(*child));
+      }
+      children.push_back(std::move(c));
+    }
+  }
+  if (!children.empty()) summary["children"] = std::move(children);
   core::RunStatus eff = app::EffectiveStatus(*rec);
   if (!core::IsTerminal(eff)) summary["status"] = core::RunStatusName(eff);
   json::value v = summary;
@@ -170,6 +202,7 @@ int RunsCancelCommand(const CommonOptions& common, const std::string& run_id, bo
     Status st = app::CancelOrphanedRun(**store, *rec, SystemClock::Get().NowMillis());
     if (!st.ok()) return ErrorExit(st);
     PrintOut(fmt::format("run {} cancelled\n", rec->id));
+    CancelOrphanedChildren(**store, rec->id);
     return kExitOk;
   }
   Status st = (*store)->RequestCancel(rec->id);

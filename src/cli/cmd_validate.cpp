@@ -48,7 +48,9 @@ int ValidateCommand(const CommonOptions& common, const std::vector<std::string>&
     for (const auto& d : r.diagnostics)
       std::fprintf(stderr, "%s\n", dsl::FormatDiagnostic(d).c_str());
     if (ok) {
-      std::printf("%s: ok (%zu steps)\n", file.c_str(), r.workflow->steps.size());
+      size_t steps = 0;  // a saga's hidden `<id>.compensate` steps are not counted
+      for (const auto& step : r.workflow->steps) steps += step.is_compensation ? 0 : 1;
+      std::printf("%s: ok (%zu steps)\n", file.c_str(), steps);
     }
   }
   if (common.output == OutputFormat::kJson) std::printf("%s\n", PrettyJson(results).c_str());

@@ -76,6 +76,9 @@ int main(int argc, char** argv) {
   list_cmd->add_option("--status", list_status, "only runs with this status");
   list_cmd->add_option("--workflow", list_workflow, "only runs of this workflow");
   list_cmd->add_option("--limit", list_limit, "how many")->capture_default_str();
+  bool list_waiting = false;
+  list_cmd->add_flag("--waiting", list_waiting,
+                     "the pending approvals, event waits and timers of unfinished runs");
   add_store(list_cmd);
   add_output(list_cmd, {"text", "json"});
 
@@ -123,6 +126,62 @@ int main(int argc, char** argv) {
   providers_check_cmd->add_option("file", check_file, "also check this workflow's models");
   add_output(providers_check_cmd, {"text", "json"});
 
+  std::string stats_since, stats_workflow;
+  auto* stats_cmd = app.add_subcommand(
+      "stats", "success rates, durations, retries, tokens, cost and breakers from the journal");
+  stats_cmd->add_option("--since", stats_since,
+                        "only runs started since: a duration back (24h, 7d) or a UTC date or "
+                        "time (2025-01-31, 2025-01-31T12:00:00Z)");
+  stats_cmd->add_option("--workflow", stats_workflow, "only runs of this workflow");
+  add_store(stats_cmd);
+  add_output(stats_cmd, {"table", "text", "json"});
+
+  // approve, events, triggers (cmd_waits.cpp)
+  ApproveOptions approve;
+  auto* approve_cmd =
+      app.add_subcommand("approve", "decide a pending approval and continue the run");
+  approve_cmd->add_option("run", approve.run_id, "run id (or a unique prefix)")->required();
+  approve_cmd->add_option("step", approve.step, "the approval step")->required();
+  approve_cmd->add_flag("--reject", approve.reject, "reject instead of approve");
+  approve_cmd->add_option("--comment", approve.comment, "a comment, given to the workflow");
+  approve_cmd->add_option("--data", approve.data, "JSON (or @file.json) given to the workflow");
+  approve_cmd->add_option("--by", approve.by, "who decides (default: $USER)");
+  approve_cmd->add_option("--item", approve.item, "the for_each item of the step");
+  approve_cmd->add_option("--threads", approve.threads, "executor threads");
+  add_store(approve_cmd);
+  add_output(approve_cmd, {"text", "json", "jsonl"});
+
+  auto* bus_cmd = app.add_subcommand("events", "the event bus: send and list events");
+  bus_cmd->require_subcommand(1);
+  std::string bus_name, bus_data;
+  int bus_limit = 20, bus_threads = 0;
+  auto* send_cmd = bus_cmd->add_subcommand(
+      "send", "publish an event: waiting runs receive it, triggered workflows start");
+  send_cmd->add_option("name", bus_name, "event name")->required();
+  send_cmd->add_option("--data", bus_data, "the event's data: JSON, or @file.json");
+  send_cmd->add_option("--threads", bus_threads, "executor threads");
+  add_store(send_cmd);
+  add_output(send_cmd, {"text", "json"});
+  auto* bus_list_cmd = bus_cmd->add_subcommand("list", "published events, newest first");
+  bus_list_cmd->add_option("--name", bus_name, "only events with this name");
+  bus_list_cmd->add_option("--limit", bus_limit, "how many")->capture_default_str();
+  add_store(bus_list_cmd);
+  add_output(bus_list_cmd, {"text", "json"});
+
+  auto* triggers_cmd = app.add_subcommand("triggers", "workflows started by events (their 'on:')");
+  triggers_cmd->require_subcommand(1);
+  std::string trigger_arg;
+  auto* trig_add_cmd = triggers_cmd->add_subcommand("add", "register a workflow file's 'on:'");
+  trig_add_cmd->add_option("file", trigger_arg, "workflow file")->required();
+  add_store(trig_add_cmd);
+  auto* trig_list_cmd = triggers_cmd->add_subcommand("list", "registered triggers");
+  add_store(trig_list_cmd);
+  add_output(trig_list_cmd, {"text", "json"});
+  auto* trig_remove_cmd =
+      triggers_cmd->add_subcommand("remove", "unregister a workflow's triggers");
+  trig_remove_cmd->add_option("workflow", trigger_arg, "workflow name")->required();
+  add_store(trig_remove_cmd);
+
   auto* version_cmd = app.add_subcommand("version", "print the version");
 
   AddSimServerCommand(app);  // sim-server: runs and exits from its parse callback
@@ -140,16 +199,26 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   // Before the store or the engine start their threads: they must not receive Ctrl-C.
-  if (run_cmd->parsed() || resume_cmd->parsed()) BlockInterruptSignals();
+  if (run_cmd->parsed() || resume_cmd->parsed() || approve_cmd->parsed() || send_cmd->parsed()) {
+    BlockInterruptSignals();
+  }
   if (run_cmd->parsed()) return RunCommand(common, run);
   if (validate_cmd->parsed()) return ValidateCommand(common, validate_files);
   if (graph_cmd->parsed()) return GraphCommand(graph_file, graph_format);
   if (providers_list_cmd->parsed()) return ProvidersListCommand();
   if (providers_check_cmd->parsed()) return ProvidersCheckCommand(common, check_file);
+  if (list_cmd->parsed() && list_waiting) return RunsWaitingCommand(common, list_limit);
   if (list_cmd->parsed()) return RunsListCommand(common, list_status, list_workflow, list_limit);
+  if (approve_cmd->parsed()) return ApproveCommand(common, approve);
+  if (send_cmd->parsed()) return EventsSendCommand(common, bus_name, bus_data, bus_threads);
+  if (bus_list_cmd->parsed()) return EventsListCommand(common, bus_name, bus_limit);
+  if (trig_add_cmd->parsed()) return TriggersAddCommand(common, trigger_arg);
+  if (trig_list_cmd->parsed()) return TriggersListCommand(common);
+  if (trig_remove_cmd->parsed()) return TriggersRemoveCommand(common, trigger_arg);
   if (show_cmd->parsed()) return RunsShowCommand(common, run_id, trace);
   if (events_cmd->parsed()) return RunsEventsCommand(common, run_id, follow);
   if (resume_cmd->parsed()) return ResumeCommand(common, run_id, resume_threads, raise);
   if (cancel_cmd->parsed()) return RunsCancelCommand(common, run_id, cancel_wait);
+  if (stats_cmd->parsed()) return StatsCommand(common, stats_since, stats_workflow);
   return kExitUsage;
 }

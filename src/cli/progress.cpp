@@ -34,6 +34,19 @@ void Progress::OnEvent(const std::string& run_id, const core::Event& e) {
     std::fflush(stdout);
     return;
   }
+  if (main_run_.empty()) main_run_ = run_id;
+  if (run_id != main_run_) {
+    // A sub-workflow's run: its events as indented lines in plain output; on a terminal the
+    // table keeps to the parent's steps (the `workflow:` step's row covers its child).
+    if (tty_ || e.type == core::EventType::kModelDelta) return;
+    if (!streaming_.empty()) {
+      std::fputc('\n', stderr);
+      streaming_.clear();
+    }
+    std::string line = fmt::format("  [{}] {}\n", run_id, FormatEventLine(e));
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    return;
+  }
   if (e.type == core::EventType::kModelDelta) {
     // Streamed text goes out as it comes, headed by the step it belongs to (plain output only;
     // the live table shows steps, not text).

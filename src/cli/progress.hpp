@@ -38,6 +38,7 @@ class Progress {
 
   std::mutex mu_;
   std::string streaming_;  // plain output: the step whose streamed text was printed last
+  std::string main_run_;   // the first run seen; others are its sub-workflows' runs
   OutputFormat format_;
   bool tty_;
   std::vector<std::string> order_;

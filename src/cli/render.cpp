@@ -169,8 +169,15 @@ std::string FormatEventLine(const core::Event& e) {
     }
     case core::EventType::kPlanRejected:
       return line + fmt::format("{}: plan rejected, asking for a repair", who);
-    case core::EventType::kCompensationStarted:
-      return line + "compensation started";
+    case core::EventType::kCompensationStarted: {
+      std::string undo;  // saga: the steps to undo, in order
+      const auto* steps = Get(d, "steps");
+      for (size_t k = 0; steps && steps->is_array() && k < steps->get_array().size(); ++k) {
+        const auto& id = steps->get_array()[k];
+        if (id.is_string()) undo += (undo.empty() ? "" : ", ") + std::string(id.get_string());
+      }
+      return line + fmt::format("compensation started: undoing {}", undo);
+    }
     case core::EventType::kApprovalRequested:
       return line + fmt::format("{} waits for approval: {}", who, Str(d, "prompt"));
     case core::EventType::kApprovalGiven: {
@@ -237,6 +244,25 @@ std::string RenderSummary(const json::object& s, bool trace) {
           Get(st, "confidence") ? fmt::format("{:.2f}", Num(st, "confidence")) : "-");
     }
   }
+  // Sub-workflows' runs: `children` (runs show adds their workflow and status), else the ids
+  // the steps name.
+  std::string children;
+  if (const auto* c = Get(s, "children"); c && c->is_array()) {
+    for (const auto& child : c->get_array()) {
+      const auto& co = child.get_object();
+      children += fmt::format("  {:<22} {} · {} · {}\n", Str(co, "step"), Str(co, "run_id"),
+                              Str(co, "workflow"), Str(co, "status"));
+    }
+  } else if (steps && steps->is_object()) {
+    for (const auto& kv : steps->get_object()) {
+      const auto* runs = Get(kv.value().get_object(), "child_runs");
+      for (size_t k = 0; runs && runs->is_array() && k < runs->get_array().size(); ++k) {
+        children +=
+            fmt::format("  {:<22} {}\n", std::string(kv.key()), TextOf(runs->get_array()[k]));
+      }
+    }
+  }
+  if (!children.empty()) out += "\nchild runs:\n" + children;
   if (trace && steps && steps->is_object()) {
     for (const auto& kv : steps->get_object()) {
       const auto& st = kv.value().get_object();

@@ -6,8 +6,14 @@
 #include <cmath>
 
 #include "base/hash.hpp"
+#include "core/consensus.hpp"
+#include "core/containers.hpp"
 #include "core/decider_internal.hpp"
+#include "core/plan.hpp"
+#include "core/saga.hpp"
 #include "core/step_env.hpp"
+#include "core/sub_workflow.hpp"
+#include "core/waits.hpp"
 
 namespace baton::core {
 namespace internal {
@@ -83,6 +89,14 @@ Result<json::object> RenderInput(const RunState& state, int i, int32_t item) {
     if (!sys.is_null()) in["system"] = std::move(sys);
   } else if (const auto* c = std::get_if<CallStep>(&step.kind)) {
     BATON_ASSIGN_OR_RETURN(in["with"], RenderOpt(c->with, env));
+  } else if (const auto* w = std::get_if<WorkflowStep>(&step.kind)) {
+    BATON_ASSIGN_OR_RETURN(in["with"], RenderOpt(w->with, env));
+  } else if (std::holds_alternative<ConsensusStep>(step.kind)) {
+    return RenderConsensusInput(state, i, item);
+  } else if (std::holds_alternative<PlanStep>(step.kind)) {
+    return RenderPlanInput(state, i, item);  // plan.cpp
+  } else if (IsWaitStep(step) || std::holds_alternative<EmitStep>(step.kind)) {
+    return RenderWaitInput(state, i, item);  // waits.cpp
   }
   return in;
 }
@@ -132,22 +146,64 @@ void SucceedStep(RunState& state, Decision& out, int i, int32_t attempt, json::v
 namespace {
 using namespace internal;
 
+// Whether a fan-out step may succeed with `failures` failed items (`tolerate:`).
+bool Tolerates(const RunState& state, int i, size_t failures) {
+  const Step& step = state.workflow().steps[static_cast<size_t>(i)];
+  size_t items = state.step(i).instances.size();
+  double allowed = std::max(static_cast<double>(step.tolerate_count),
+                            step.tolerate_fraction * static_cast<double>(items));
+  return static_cast<double>(failures) <= allowed + 1e-9;
+}
+
+size_t FailedItems(const StepState& st) {
+  size_t n = 0;
+  for (const auto& in : st.instances) n += in.status == StepStatus::kFailed ? 1 : 0;
+  return n;
+}
+
 // For a fanned-out step whose instances are all finished: succeed with the ordered outputs or
 // fail with the first failed item's error.
 void MaybeCompleteFanOut(RunState& state, Decision& out, int i, int64_t now) {
   auto& st = state.step(i);
   if (st.status != StepStatus::kRunning || !st.fanned_out) return;
+  if (std::holds_alternative<PlanStep>(state.workflow().steps[static_cast<size_t>(i)].kind)) {
+    SettlePlan(state, out, i, now);  // plan.cpp: a dynamic DAG, then the synthesizer
+    return;
+  }
   if (st.done < static_cast<int>(st.instances.size())) return;
   json::array outputs;
   outputs.reserve(st.instances.size());
-  for (const auto& in : st.instances) {
+  json::array failed;
+  const json::object* first_error = nullptr;
+  for (size_t k = 0; k < st.instances.size(); ++k) {
+    const auto& in = st.instances[k];
     if (in.status == StepStatus::kFailed) {
-      FailStep(state, out, i, -1, 0, in.error, now);
-      return;
+      if (!first_error) first_error = &in.error;
+      failed.emplace_back(k);
+      outputs.emplace_back(nullptr);
+      continue;
     }
     outputs.push_back(in.output);
   }
-  SucceedStep(state, out, i, 0, json::value(std::move(outputs)), now);
+  if (first_error) {
+    if (!Tolerates(state, i, failed.size())) {
+      FailStep(state, out, i, -1, 0, *first_error, now);
+      return;
+    }
+  }
+  const Step& step = state.workflow().steps[static_cast<size_t>(i)];
+  auto reshaped = Reshape(state, i, json::value(std::move(outputs)));
+  if (!reshaped.ok()) {
+    FailStep(state, out, i, -1, 0, ErrorObject(reshaped.error()), now);
+    return;
+  }
+  Event e = MakeEvent(EventType::kStepSucceeded, step, -1, 0);
+  e.data["output"] = std::move(reshaped).value();
+  if (!failed.empty()) {
+    e.data["failed_items"] = std::move(failed);
+    e.data["caught"] = *first_error;
+  }
+  Emit(state, out, std::move(e), now);
 }
 
 // Executes a `set` instance inline: memory writes, then success with the computed values.
@@ -210,16 +266,71 @@ void StartInstance(RunState& state, Decision& out, int i, int32_t item, int32_t 
     if (item >= 0) MaybeCompleteFanOut(state, out, i, now);
     return;
   }
-  out.dispatch.push_back(Dispatch{i, item, attempt, std::move(input).value()});
+  if (StartWait(state, out, i, item, attempt, *input, now)) return;  // approval/emit/wait
+  if (std::holds_alternative<WorkflowStep>(step.kind)) {
+    AttachChildRun(state, out, i, item, attempt, input.value(), now);  // sub_workflow.cpp
+  }
+  Dispatch d{i, item, attempt, std::move(input).value()};
+  for (int p = step.parent; p >= 0; p = state.workflow().steps[static_cast<size_t>(p)].parent) {
+    if (std::holds_alternative<LoopStep>(state.workflow().steps[static_cast<size_t>(p)].kind)) {
+      d.iteration = state.step(p).iteration;
+      break;
+    }
+  }
+  out.dispatch.push_back(std::move(d));
 }
 
 // Starts for_each instances up to max_parallel.
+// Whether step `s` hands work to the executor (and so takes one of the run's slots).
+bool Dispatches(const Step& s) {
+  return !std::holds_alternative<SetStep>(s.kind) && !IsContainer(s.kind) &&
+         !std::holds_alternative<EmitStep>(s.kind) &&
+         !std::holds_alternative<ApprovalStep>(s.kind) && !std::holds_alternative<WaitStep>(s.kind);
+}
+
+// Whether the run may start another dispatched instance (the workflow's max_concurrency).
+bool HasSlot(const RunState& state) {
+  int limit = state.workflow().max_concurrency;
+  return limit <= 0 || state.running_instances() < limit;
+}
+
+// A step's priority: its own or its containers', whichever is higher.
+Priority EffectivePriority(const Workflow& wf, int i) {
+  Priority p = Priority::kLow;
+  for (int k = i; k >= 0; k = wf.steps[static_cast<size_t>(k)].parent) {
+    p = std::max(p, wf.steps[static_cast<size_t>(k)].priority);
+  }
+  return p;
+}
+
+// The position in the ready queue of the next step to start: the highest priority first, then
+// readiness order; a step that would dispatch waits while the run has no free slot. -1: none.
+int PickReady(const RunState& state, const std::deque<int>& ready) {
+  const Workflow& wf = state.workflow();
+  bool slot = HasSlot(state);
+  int best = -1;
+  Priority best_priority = Priority::kLow;
+  for (size_t k = 0; k < ready.size(); ++k) {
+    int i = ready[k];
+    if (state.step(i).status != StepStatus::kPending) return static_cast<int>(k);  // stale: drop
+    if (!slot && Dispatches(wf.steps[static_cast<size_t>(i)])) continue;
+    Priority p = EffectivePriority(wf, i);
+    if (best < 0 || p > best_priority) {
+      best = static_cast<int>(k);
+      best_priority = p;
+    }
+  }
+  return best;
+}
+
 void StartItems(RunState& state, Decision& out, int i, int64_t now) {
   const Step& step = state.workflow().steps[static_cast<size_t>(i)];
   auto& st = state.step(i);
   int count = static_cast<int>(st.instances.size());
+  bool inline_kind = std::holds_alternative<SetStep>(step.kind);
   while (st.next_item < count && st.status == StepStatus::kRunning &&
-         (step.max_parallel <= 0 || st.running < step.max_parallel)) {
+         (step.max_parallel <= 0 || st.running < step.max_parallel) &&
+         (inline_kind || HasSlot(state))) {
     int32_t item = st.next_item;
     if (std::holds_alternative<SetStep>(step.kind)) ++st.next_item;  // inline: no step_started
     StartInstance(state, out, i, item, 1, now);
@@ -244,11 +355,13 @@ void StartStep(RunState& state, Decision& out, int i, int64_t now) {
       return;
     }
     if (!cond->get_bool()) {
-      Event e = MakeEvent(EventType::kStepSkipped, step);
-      e.data["reason"] = "condition is false";
-      Emit(state, out, std::move(e), now);
+      SkipStep(state, out, i, "condition is false", now);
       return;
     }
+  }
+  if (IsContainer(step.kind)) {
+    StartContainer(state, out, i, now);
+    return;
   }
   if (step.for_each) {
     StepEnv env(state);
@@ -300,12 +413,12 @@ void Finish(RunState& state, Decision& out, int64_t now) {
   } else if (state.failed_step() >= 0) {
     e.data["status"] = "failed";
     e.data["error"] = state.error();
-  } else if (state.finished_steps() < wf.steps.size()) {
+  } else if (state.finished_steps() < wf.top_level.size()) {
     std::string blocked;
-    for (size_t i = 0; i < wf.steps.size(); ++i) {
-      if (state.step(static_cast<int>(i)).status == StepStatus::kPending) {
+    for (int i : wf.top_level) {
+      if (state.step(i).status == StepStatus::kPending) {
         if (!blocked.empty()) blocked += ", ";
-        blocked += wf.steps[i].id;
+        blocked += wf.steps[static_cast<size_t>(i)].id;
       }
     }
     e.data["status"] = "failed";
@@ -342,7 +455,7 @@ void Pause(RunState& state, Decision& out, json::object error, int64_t now) {
 
 void CheckBudget(RunState& state, Decision& out, int64_t now) {
   const Budget& b = state.budget();
-  if (state.cancel_requested() || state.paused()) return;
+  if (state.cancel_requested() || state.paused() || state.saga().started()) return;
   const auto& u = state.usage();
   std::string why;
   if (b.max_cost_usd && u.cost_usd > *b.max_cost_usd) {
@@ -360,6 +473,13 @@ void CheckBudget(RunState& state, Decision& out, int64_t now) {
 }
 
 }  // namespace
+
+namespace internal {
+void StartAttempt(RunState& state, Decision& out, int i, int32_t item, int32_t attempt,
+                  int64_t now) {
+  StartInstance(state, out, i, item, attempt, now);
+}
+}  // namespace internal
 
 using namespace internal;
 
@@ -394,6 +514,8 @@ void Decider::Advance(RunState& state, int64_t now, Decision& out) {
   out.paused = false;
   if (IsTerminal(state.status())) return;
   if (state.cancel_requested() || state.failed_step() >= 0) {
+    StopWaits(state, out, now);                // waits.cpp
+    if (AdvanceSaga(state, out, now)) return;  // saga.cpp: undo steps with compensate:
     if (state.running_instances() == 0) {
       Finish(state, out, now);
     } else {
@@ -407,44 +529,65 @@ void Decider::Advance(RunState& state, int64_t now, Decision& out) {
     if (state.running_instances() == 0) out.paused = true;
     return;
   }
-  // Cascade: inline steps finish immediately and make their successors ready.
+  if (FireDueWaits(state, out, now)) return;  // waits.cpp: it advanced the run
   auto& ready = state.ready();
-  while (!ready.empty()) {
-    int i = ready.front();
-    ready.pop_front();
-    // A folded journal leaves steps that already started in the queue: skip them.
-    if (state.step(i).status != StepStatus::kPending) continue;
-    StartStep(state, out, i, now);
-    if (state.failed_step() >= 0 || state.cancel_requested()) {
+  auto& settle = state.settle();
+  do {
+    // Cascade: inline steps finish immediately and make their successors ready; containers whose
+    // children finished move on.
+    for (;;) {
+      int pick = PickReady(state, ready);
+      if (pick < 0 && settle.empty()) break;
+      if (pick >= 0) {
+        int i = ready[static_cast<size_t>(pick)];
+        ready.erase(ready.begin() + pick);
+        // A folded journal leaves steps that already started in the queue: skip them.
+        if (state.step(i).status != StepStatus::kPending) continue;
+        StartStep(state, out, i, now);
+      } else {
+        int c = settle.front();
+        settle.pop_front();
+        SettleContainer(state, out, c, now);
+      }
+      if (state.failed_step() >= 0 || state.cancel_requested()) {
+        Advance(state, now, out);
+        return;
+      }
+    }
+    // Active steps: more for_each items, due retries.
+    out.wake_at_ms = 0;
+    std::vector<int> active = state.active_steps();
+    std::stable_sort(active.begin(), active.end(), [&](int a, int b) {
+      return EffectivePriority(state.workflow(), a) > EffectivePriority(state.workflow(), b);
+    });
+    for (int i : active) {
+      auto& st = state.step(i);
+      if (st.status != StepStatus::kRunning) continue;
+      // Only instances waiting to retry matter here; skipping the scan keeps a fan-out's outcomes
+      // O(1) each instead of O(items).
+      for (size_t k = 0; st.waiting_retries > 0 && k < st.instances.size(); ++k) {
+        auto& in = st.instances[k];
+        if (!in.waiting_retry) continue;
+        if (in.retry_at_ms <= now) {
+          if (!HasSlot(state)) continue;  // an outcome frees a slot and advances again
+          int32_t item = st.fanned_out ? static_cast<int32_t>(k) : -1;
+          StartInstance(state, out, i, item, in.attempts + 1, now);
+        } else if (out.wake_at_ms == 0 || in.retry_at_ms < out.wake_at_ms) {
+          out.wake_at_ms = in.retry_at_ms;
+        }
+      }
+      if (std::holds_alternative<PlanStep>(state.workflow().steps[static_cast<size_t>(i)].kind)) {
+        SettlePlan(state, out, i, now);  // plan.cpp: tasks whose needs are done
+      }
+      if (st.fanned_out) StartItems(state, out, i, now);
+    }
+    NextWaitWake(state, out);  // waits.cpp
+    if (state.failed_step() >= 0) {
       Advance(state, now, out);
       return;
     }
-  }
-  // Active steps: more for_each items, due retries.
-  out.wake_at_ms = 0;
-  std::vector<int> active = state.active_steps();
-  for (int i : active) {
-    auto& st = state.step(i);
-    if (st.status != StepStatus::kRunning) continue;
-    // Only instances waiting to retry matter here; skipping the scan keeps a fan-out's outcomes
-    // O(1) each instead of O(items).
-    for (size_t k = 0; st.waiting_retries > 0 && k < st.instances.size(); ++k) {
-      auto& in = st.instances[k];
-      if (!in.waiting_retry) continue;
-      if (in.retry_at_ms <= now) {
-        int32_t item = st.fanned_out ? static_cast<int32_t>(k) : -1;
-        StartInstance(state, out, i, item, in.attempts + 1, now);
-      } else if (out.wake_at_ms == 0 || in.retry_at_ms < out.wake_at_ms) {
-        out.wake_at_ms = in.retry_at_ms;
-      }
-    }
-    if (st.fanned_out) StartItems(state, out, i, now);
-  }
-  if (state.failed_step() >= 0) {
-    Advance(state, now, out);
-    return;
-  }
-  if (state.active_steps().empty() && state.ready().empty()) Finish(state, out, now);
+  } while (!settle.empty() || PickReady(state, ready) >= 0);
+  if (state.active_steps().empty()) Finish(state, out, now);
 }
 
 void Decider::OnOutcome(RunState& state, StepOutcome o, int64_t now, Decision& out) {
@@ -454,6 +597,20 @@ void Decider::OnOutcome(RunState& state, StepOutcome o, int64_t now, Decision& o
   auto& st = state.step(o.step);
   bool fanned = st.fanned_out;
   int32_t item = fanned ? o.item : -1;
+  // An instance cancelled by the decider (its branch lost a join or failed) already ended: what
+  // it spent is recorded above, its outcome is not.
+  size_t slot = item >= 0 ? static_cast<size_t>(item) : 0;
+  if (slot >= st.instances.size() || st.instances[slot].status != StepStatus::kRunning ||
+      st.instances[slot].attempts != o.attempt) {
+    CheckBudget(state, out, now);
+    Advance(state, now, out);
+    return;
+  }
+  if (OnPlanOutcome(state, out, o, now)) {  // plan.cpp: the planner's reply
+    CheckBudget(state, out, now);
+    Advance(state, now, out);
+    return;
+  }
 
   if (o.status.ok()) {
     if (fanned) {
@@ -468,13 +625,15 @@ void Decider::OnOutcome(RunState& state, StepOutcome o, int64_t now, Decision& o
     std::string type = o.status.ErrorType();
     json::object err = ErrorObject(o.status);
     bool stopping = state.cancel_requested() || state.failed_step() >= 0;
+    if (step.is_compensation) stopping = false;  // saga.cpp: compensations retry and catch
     const RetryPolicy& policy = PolicyFor(wf, step);
     bool retryable = policy.on.empty()
                          ? IsRetryableByDefault(type)
                          : std::find(policy.on.begin(), policy.on.end(), type) != policy.on.end();
     RetryHints hints = o.status.retry_hints();
     if (hints.no_retry) retryable = false;
-    if (!stopping && type == "budget_exceeded" && state.budget().on_exceed == "pause") {
+    if (!stopping && !step.is_compensation && type == "budget_exceeded" &&
+        state.budget().on_exceed == "pause") {
       // Park the instance until a human raises the budget; the attempt does not count.
       Event e = MakeEvent(EventType::kRetryScheduled, step, item, o.attempt);
       e.data["paused"] = true;
@@ -534,7 +693,11 @@ void Decider::OnOutcome(RunState& state, StepOutcome o, int64_t now, Decision& o
       if (!clause || clause->then == CatchClause::Then::kFail) {
         FailStep(state, out, o.step, item, o.attempt, err, now);
         if (fanned && st.status == StepStatus::kRunning) {
-          FailStep(state, out, o.step, -1, o.attempt, err, now);
+          if (Tolerates(state, o.step, FailedItems(st))) {
+            MaybeCompleteFanOut(state, out, o.step, now);
+          } else {
+            FailStep(state, out, o.step, -1, o.attempt, err, now);
+          }
         }
       }
     }
@@ -569,6 +732,7 @@ void Decider::Recover(RunState& state, int64_t now, Decision& out) {
   std::vector<int> active = state.active_steps();
   for (int i : active) {
     const Step& step = wf.steps[static_cast<size_t>(i)];
+    if (IsWaitStep(step)) continue;  // waits.cpp: a pending wait survives the restart as it is
     auto& st = state.step(i);
     for (size_t k = 0; k < st.instances.size(); ++k) {
       if (st.instances[k].status != StepStatus::kRunning) continue;

@@ -25,6 +25,7 @@ struct Dispatch {
   int32_t item = -1;
   int32_t attempt = 1;
   json::object input;
+  int32_t iteration = 0;  // the innermost enclosing loop's iteration (0 outside loops)
 };
 
 // What an executor reports for a dispatched instance. `facts` are events it observed while
@@ -45,6 +46,9 @@ struct Decision {
   bool cancel_in_flight = false;  // the run is failing or cancelled: cancel running instances
   bool finished = false;          // run_finished was emitted
   bool paused = false;            // the run is paused and nothing runs: stop executing it
+  // Running instances (step, item) to cancel: their branch lost a join or failed. Their outcomes
+  // are ignored when they arrive.
+  std::vector<std::pair<int, int32_t>> cancel;
 };
 
 // The retry delay before `attempt + 1` after `attempt` failed, with full jitter seeded by
@@ -75,6 +79,12 @@ class Decider {
   // Continues a paused run: records run_resumed with the raised limits (`budget`: any of
   // max_cost_usd, max_tokens, daily_usd), makes the parked instances due, and advances.
   static void Resume(RunState& state, json::object budget, int64_t now_ms, Decision& out);
+
+  // Applies an inbox signal (core/waits.hpp), then advances: {kind: "approval", step, item?,
+  // approved, comment?, data?, by?} decides a pending approval; {kind: "event", id, event, data}
+  // is received by the run's pending waits for that event whose `match` accepts it. `signal` (the
+  // inbox id) is recorded, and a signal already recorded is ignored, as is one nothing waits for.
+  static void Signal(RunState& state, json::object signal, int64_t now_ms, Decision& out);
 
   // After a crash: instances that were running when the journal ends are re-dispatched as a new
   // attempt, except `effect: once` steps, which fail with needs_attention. Call once after

@@ -34,6 +34,11 @@ Result<json::value> RenderOpt(const expr::Template& t, const StepEnv& env);
 void FailStep(RunState& state, Decision& out, int i, int32_t item, int32_t attempt,
               json::object error, int64_t now);
 
+// Starts attempt `attempt` of instance `item` of step `i`: step_started and a dispatch (a `set`
+// step runs inline). Used by sagas to run compensations outside the ready queue.
+void StartAttempt(RunState& state, Decision& out, int i, int32_t item, int32_t attempt,
+                  int64_t now);
+
 // Records success of the step as a whole with `result` (reshaped by `output:`); `caught` is the
 // error a catch clause turned into this success.
 void SucceedStep(RunState& state, Decision& out, int i, int32_t attempt, json::value result,

@@ -81,20 +81,146 @@ std::string StepKindLabel(const Step& step) {
     }
     std::string operator()(const ApprovalStep&) const { return "approval"; }
   };
-  return std::visit(Visitor{}, step.kind);
+  std::string label = std::visit(Visitor{}, step.kind);
+  if (step.route) {  // `route:` chooses the agent and/or the model at run time
+    const Route& r = *step.route;
+    if (!r.capabilities.empty()) {
+      label += fmt::format("by [{}]", fmt::join(r.capabilities, ", "));
+    }
+    if (!r.strategy.empty() || !r.models.empty() || (r.max_cost && r.capabilities.empty())) {
+      label += " · " + (r.strategy.empty() ? std::string("cheapest") : r.strategy) + " model";
+    }
+  }
+  return label;
 }
 
-std::string RenderMermaid(const Workflow& wf) {
-  std::string out = "flowchart TD\n";
-  for (size_t i = 0; i < wf.steps.size(); ++i) {
-    const Step& s = wf.steps[i];
+namespace {
+
+std::string Trim(std::string_view s) {
+  size_t a = s.find_first_not_of(" \t\n");
+  if (a == std::string_view::npos) return "";
+  size_t b = s.find_last_not_of(" \t\n");
+  return std::string(s.substr(a, b - a + 1));
+}
+
+const std::vector<Block>* BlocksOf(const Step& s) {
+  if (const auto* sw = std::get_if<SwitchStep>(&s.kind)) return &sw->cases;
+  if (const auto* p = std::get_if<ParallelStep>(&s.kind)) return &p->branches;
+  return nullptr;
+}
+
+// Every block of a container (a loop's body is its one block), with the label drawn for it.
+std::vector<std::pair<const Block*, std::string>> LabelledBlocks(const Step& s) {
+  std::vector<std::pair<const Block*, std::string>> out;
+  if (const auto* l = std::get_if<LoopStep>(&s.kind)) {
+    std::string label = "repeat";
+    if (l->until) label += " until " + Trim(l->until->source());
+    if (l->converge_on) label += l->until ? ", or on convergence" : " until convergence";
+    out.emplace_back(&l->body, label);
+  } else if (const auto* blocks = BlocksOf(s)) {
+    bool is_switch = std::holds_alternative<SwitchStep>(s.kind);
+    for (const Block& b : *blocks) {
+      std::string label = b.name;
+      if (is_switch) label = b.when ? b.name + ": if " + Trim(b.when->source()) : b.name;
+      out.emplace_back(&b, label);
+    }
+  }
+  return out;
+}
+
+std::string ContainerLabel(const Step& s) {
+  std::string label = s.id + " · " + StepKindLabel(s);
+  if (const auto* p = std::get_if<ParallelStep>(&s.kind)) {
+    label += p->join == ParallelStep::Join::kAll   ? ", join all"
+             : p->join == ParallelStep::Join::kAny ? ", join any"
+                                                   : fmt::format(", join {}", p->n);
+  }
+  if (s.if_cond) label += " · if " + s.if_cond->source();
+  return label;
+}
+
+void MermaidNodes(const Workflow& wf, const std::vector<int>& steps, int depth, std::string& out) {
+  std::string pad(static_cast<size_t>(2 + depth * 2), ' ');
+  for (int i : steps) {
+    const Step& s = wf.steps[static_cast<size_t>(i)];
+    if (IsContainer(s.kind)) {
+      out += fmt::format("{}subgraph s{}[\"{}\"]\n", pad, i, MermaidText(ContainerLabel(s)));
+      int k = 0;
+      for (const auto& [block, label] : LabelledBlocks(s)) {
+        out += fmt::format("{}  subgraph s{}_{}[\"{}\"]\n", pad, i, k++, MermaidText(label));
+        MermaidNodes(wf, block->steps, depth + 2, out);
+        out += pad + "  end\n";
+      }
+      out += pad + "end\n";
+      continue;
+    }
     std::string label = MermaidText(s.id) + "<br/>" + MermaidText(StepKindLabel(s));
     if (s.for_each) label += "<br/>for each " + MermaidText(s.as);
     if (s.if_cond) label += "<br/>if " + MermaidText(s.if_cond->source());
     const char* open = s.if_cond ? "{{" : s.for_each ? "[[" : "[";
     const char* close = s.if_cond ? "}}" : s.for_each ? "]]" : "]";
-    out += fmt::format("  s{}{}\"{}\"{}\n", i, open, label, close);
+    out += fmt::format("{}s{}{}\"{}\"{}\n", pad, i, open, label, close);
   }
+}
+
+// The node a Graphviz edge attaches to for step `i`: containers get an anchor node.
+std::string DotNode(const Workflow& wf, int i) {
+  const Step& s = wf.steps[static_cast<size_t>(i)];
+  return IsContainer(s.kind) ? "anchor:" + DotText(s.id) : DotText(s.id);
+}
+
+void DotNodes(const Workflow& wf, const std::vector<int>& steps, int depth, std::string& out) {
+  std::string pad(static_cast<size_t>(2 + depth * 2), ' ');
+  for (int i : steps) {
+    const Step& s = wf.steps[static_cast<size_t>(i)];
+    if (IsContainer(s.kind)) {
+      out += fmt::format("{}subgraph \"cluster_{}\" {{\n{}  label=\"{}\";\n", pad, DotText(s.id),
+                         pad, DotText(ContainerLabel(s)));
+      out += fmt::format("{}  \"{}\" [shape=point, label=\"\"];\n", pad, DotNode(wf, i));
+      int k = 0;
+      for (const auto& [block, label] : LabelledBlocks(s)) {
+        out += fmt::format("{}  subgraph \"cluster_{}_{}\" {{\n{}    label=\"{}\"; style=dashed;\n",
+                           pad, DotText(s.id), k++, pad, DotText(label));
+        DotNodes(wf, block->steps, depth + 2, out);
+        for (int c : block->steps) {
+          if (Needs(wf, static_cast<size_t>(c)).empty()) {
+            out += fmt::format("{}    \"{}\" -> \"{}\" [style=dotted];\n", pad, DotNode(wf, i),
+                               DotNode(wf, c));
+          }
+        }
+        out += pad + "  }\n";
+      }
+      out += pad + "}\n";
+      continue;
+    }
+    std::string label = DotText(s.id) + "\\n" + DotText(StepKindLabel(s));
+    std::string attrs;
+    if (s.for_each) {
+      label += "\\nfor each " + DotText(s.as);
+      attrs += ", peripheries=2";
+    }
+    if (s.if_cond) {
+      label += "\\nif " + DotText(s.if_cond->source());
+      attrs += ", style=dashed";
+    }
+    out += fmt::format("{}\"{}\" [label=\"{}\"{}];\n", pad, DotText(s.id), label, attrs);
+  }
+}
+
+std::vector<int> TopLevel(const Workflow& wf) {
+  if (!wf.top_level.empty() || wf.steps.empty()) return wf.top_level;
+  std::vector<int> out;
+  for (size_t i = 0; i < wf.steps.size(); ++i) {
+    if (wf.steps[i].parent < 0 && !wf.steps[i].is_compensation) out.push_back(static_cast<int>(i));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderMermaid(const Workflow& wf) {
+  std::string out = "flowchart TD\n";
+  MermaidNodes(wf, TopLevel(wf), 0, out);
   for (size_t i = 0; i < wf.steps.size(); ++i) {
     for (int j : Needs(wf, i)) {
       if (wf.steps[i].if_cond) {
@@ -110,24 +236,12 @@ std::string RenderMermaid(const Workflow& wf) {
 std::string RenderDot(const Workflow& wf) {
   std::string out =
       fmt::format("digraph \"{}\" {{\n  rankdir=TB;\n  node [shape=box];\n", DotText(wf.name));
-  for (const Step& s : wf.steps) {
-    std::string label = DotText(s.id) + "\\n" + DotText(StepKindLabel(s));
-    std::string attrs;
-    if (s.for_each) {
-      label += "\\nfor each " + DotText(s.as);
-      attrs += ", peripheries=2";
-    }
-    if (s.if_cond) {
-      label += "\\nif " + DotText(s.if_cond->source());
-      attrs += ", style=dashed";
-    }
-    out += fmt::format("  \"{}\" [label=\"{}\"{}];\n", DotText(s.id), label, attrs);
-  }
+  DotNodes(wf, TopLevel(wf), 0, out);
   for (size_t i = 0; i < wf.steps.size(); ++i) {
     for (int j : Needs(wf, i)) {
-      out += fmt::format("  \"{}\" -> \"{}\"{};\n", DotText(wf.steps[static_cast<size_t>(j)].id),
-                         DotText(wf.steps[i].id),
-                         wf.steps[i].if_cond ? " [style=dashed, label=\"if\"]" : "");
+      out +=
+          fmt::format("  \"{}\" -> \"{}\"{};\n", DotNode(wf, j), DotNode(wf, static_cast<int>(i)),
+                      wf.steps[i].if_cond ? " [style=dashed, label=\"if\"]" : "");
     }
   }
   out += "}\n";

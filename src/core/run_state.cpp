@@ -28,6 +28,8 @@ std::string_view StepStatusName(StepStatus s) {
       return "failed";
     case StepStatus::kSkipped:
       return "skipped";
+    case StepStatus::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -92,19 +94,112 @@ void RunState::FinishStep(int i, StepStatus status, int64_t time_ms, json::value
       }
     }
   }
-  ++finished_steps_;
+  const Step& step = workflow_->steps[static_cast<size_t>(i)];
+  if (step.parent < 0 && !step.is_compensation) ++finished_steps_;
   st.status = status;
   st.finished_ms = time_ms;
-  UpdateStepView(i, std::move(output));
-  for (int d : workflow_->dependents[static_cast<size_t>(i)]) {
-    if (--steps_[static_cast<size_t>(d)].pending_needs == 0) ready_.push_back(d);
+  if (status == StepStatus::kSkipped || status == StepStatus::kCancelled) {
+    // Keep what an earlier loop iteration produced visible.
+    const json::value& prev = StepOutput(i);
+    UpdateStepView(i, prev);
+  } else {
+    UpdateStepView(i, std::move(output));
   }
+  // After a failure or a cancellation nothing that needs the step starts: a top-level failure
+  // ends the run, and inside a block the container cancels the rest of the block.
+  bool unblocks = status != StepStatus::kFailed && status != StepStatus::kCancelled;
+  for (int d : workflow_->dependents[static_cast<size_t>(i)]) {
+    auto& ds = steps_[static_cast<size_t>(d)];
+    if (--ds.pending_needs == 0 && ds.status == StepStatus::kPending && unblocks) {
+      ready_.push_back(d);
+    }
+  }
+  if (step.parent >= 0 && !step.is_compensation) {  // a compensation runs after its block
+    auto& ps = steps_[static_cast<size_t>(step.parent)];
+    auto b = static_cast<size_t>(step.block);
+    if (b < ps.blocks.size() && ps.blocks[b] == StepState::BlockState::kRunning) {
+      --ps.block_left[b];
+      if (status == StepStatus::kFailed && ps.block_error[b].empty()) {
+        ps.block_error[b] = st.error;
+        ps.block_error[b]["step"] = step.id;
+      }
+      settle_.push_back(step.parent);
+    }
+  }
+}
+
+namespace {
+
+// The steps nested directly in container `step`, over all its blocks.
+std::vector<int> Children(const Step& step) {
+  std::vector<int> out;
+  auto add = [&](const Block& b) { out.insert(out.end(), b.steps.begin(), b.steps.end()); };
+  if (const auto* sw = std::get_if<SwitchStep>(&step.kind)) {
+    for (const auto& b : sw->cases) add(b);
+  } else if (const auto* par = std::get_if<ParallelStep>(&step.kind)) {
+    for (const auto& b : par->branches) add(b);
+  } else if (const auto* loop = std::get_if<LoopStep>(&step.kind)) {
+    add(loop->body);
+  }
+  return out;
+}
+
+}  // namespace
+
+void RunState::ResetStep(int i) {
+  for (int child : Children(workflow_->steps[static_cast<size_t>(i)])) ResetStep(child);
+  auto& st = steps_[static_cast<size_t>(i)];
+  StepState fresh;
+  fresh.usage = st.usage;
+  fresh.model_calls = st.model_calls;
+  fresh.confidence_n = st.confidence_n;
+  fresh.confidence_sum = st.confidence_sum;
+  fresh.blocks.assign(st.blocks.size(), StepState::BlockState::kIdle);
+  fresh.block_left.assign(st.blocks.size(), 0);
+  fresh.block_error.assign(st.blocks.size(), {});
+  st = std::move(fresh);
+  st.pending_needs = static_cast<int>(workflow_->needs_idx[static_cast<size_t>(i)].size());
+  const json::value prev = StepOutput(i);
+  UpdateStepView(i, prev);
+}
+
+void RunState::ActivateBlock(int c, int b, int64_t time_ms) {
+  const Step& container = workflow_->steps[static_cast<size_t>(c)];
+  const std::vector<Block>* blocks = nullptr;
+  if (const auto* sw = std::get_if<SwitchStep>(&container.kind)) blocks = &sw->cases;
+  if (const auto* par = std::get_if<ParallelStep>(&container.kind)) blocks = &par->branches;
+  const auto* loop = std::get_if<LoopStep>(&container.kind);
+  auto& cs = steps_[static_cast<size_t>(c)];
+  size_t nblocks = loop ? 1 : blocks ? blocks->size() : 0;
+  if (cs.blocks.size() != nblocks) {
+    cs.blocks.assign(nblocks, StepState::BlockState::kIdle);
+    cs.block_left.assign(nblocks, 0);
+    cs.block_error.assign(nblocks, {});
+  }
+  if (b < 0 || static_cast<size_t>(b) >= nblocks) return;
+  const Block& block = loop ? loop->body : (*blocks)[static_cast<size_t>(b)];
+  auto bi = static_cast<size_t>(b);
+  cs.blocks[bi] = StepState::BlockState::kRunning;
+  cs.block_left[bi] = static_cast<int>(block.steps.size());
+  cs.block_error[bi].clear();
+  if (cs.status == StepStatus::kPending) {
+    cs.status = StepStatus::kRunning;
+    cs.started_ms = time_ms;
+    active_.push_back(c);
+  }
+  for (int child : block.steps) {
+    ResetStep(child);
+    if (steps_[static_cast<size_t>(child)].pending_needs == 0) ready_.push_back(child);
+  }
+  if (block.steps.empty()) settle_.push_back(c);
 }
 
 void RunState::Apply(const Event& e) {
   last_seq_ = e.seq;
   int si = e.step.empty() ? -1 : workflow_->StepIndex(e.step);
   StepState* st = si >= 0 ? &steps_[static_cast<size_t>(si)] : nullptr;
+  waits_.Fold(e);
+  saga_.Fold(*workflow_, e, si);
   auto instance = [&]() -> InstanceState& {
     size_t idx = e.item >= 0 ? static_cast<size_t>(e.item) : 0;
     if (st->instances.size() <= idx) st->instances.resize(idx + 1);
@@ -127,8 +222,8 @@ void RunState::Apply(const Event& e) {
       if (const auto* env = e.data.if_contains("env"); env && env->is_object()) env_ = *env;
       run_view_ = std::move(run);
       ready_.clear();
-      for (size_t i = 0; i < steps_.size(); ++i) {
-        if (steps_[i].pending_needs == 0) ready_.push_back(static_cast<int>(i));
+      for (int i : workflow_->top_level) {
+        if (steps_[static_cast<size_t>(i)].pending_needs == 0) ready_.push_back(i);
       }
       break;
     }
@@ -147,6 +242,17 @@ void RunState::Apply(const Event& e) {
     }
     case EventType::kStepStarted: {
       if (!st) break;
+      if (IsContainer(workflow_->steps[static_cast<size_t>(si)].kind)) {
+        // A container has no instance of its own: its children run.
+        if (st->status == StepStatus::kPending) {
+          active_.push_back(si);
+          st->status = StepStatus::kRunning;
+          st->started_ms = e.time_ms;
+          st->attempts = 1;
+          UpdateStepView(si, StepOutput(si));
+        }
+        break;
+      }
       InstanceState& in = instance();
       if (!in.waiting_retry) {
         ++st->running;
@@ -185,6 +291,11 @@ void RunState::Apply(const Event& e) {
     }
     case EventType::kStepSucceeded: {
       if (!st) break;
+      if (IsContainer(workflow_->steps[static_cast<size_t>(si)].kind)) {
+        const auto* out = e.data.if_contains("output");
+        FinishStep(si, StepStatus::kSucceeded, e.time_ms, out ? *out : json::value());
+        break;
+      }
       const auto* out = e.data.if_contains("output");
       bool item_level = e.item >= 0;
       bool instance_level = item_level || !st->fanned_out;
@@ -223,6 +334,20 @@ void RunState::Apply(const Event& e) {
       if (!st) break;
       json::object err;
       if (const auto* x = e.data.if_contains("error"); x && x->is_object()) err = x->get_object();
+      if (IsContainer(workflow_->steps[static_cast<size_t>(si)].kind)) {
+        if (st->status == StepStatus::kPending) {
+          st->status = StepStatus::kRunning;  // failed while starting (a bad case condition)
+          active_.push_back(si);
+        }
+        st->error = err;
+        if (failed_step_ < 0 && workflow_->steps[static_cast<size_t>(si)].parent < 0) {
+          failed_step_ = si;
+          error_ = err;
+          if (!error_.contains("step")) error_["step"] = e.step;
+        }
+        FinishStep(si, StepStatus::kFailed, e.time_ms);
+        break;
+      }
       bool item_level = e.item >= 0;
       if (item_level || !st->fanned_out) {
         InstanceState& in = instance();
@@ -240,7 +365,8 @@ void RunState::Apply(const Event& e) {
       }
       if (!item_level) {
         st->error = err;
-        if (failed_step_ < 0) {
+        const Step& failed = workflow_->steps[static_cast<size_t>(si)];
+        if (failed_step_ < 0 && failed.parent < 0 && !failed.is_compensation) {
           failed_step_ = si;
           error_ = err;
           error_["step"] = e.step;
@@ -296,23 +422,75 @@ void RunState::Apply(const Event& e) {
     case EventType::kModelDelta:
       break;
     // Pattern events: folded by the patterns that record them (see decider and docs/events.md).
-    case EventType::kStepCancelled:
+    case EventType::kStepCancelled: {
+      if (!st) break;
+      for (auto& in : st->instances) {
+        if (in.status == StepStatus::kRunning) --running_instances_;
+        if (in.status == StepStatus::kRunning || in.waiting_retry)
+          in.status = StepStatus::kCancelled;
+        in.waiting_retry = false;
+      }
+      st->running = 0;
+      st->waiting_retries = 0;
+      if (const auto* r = e.data.if_contains("reason"); r && r->is_string()) {
+        st->error = json::object{{"type", "cancelled"}, {"message", r->get_string()}};
+      }
+      FinishStep(si, StepStatus::kCancelled, e.time_ms);
+      break;
+    }
     case EventType::kBranchStarted:
-    case EventType::kBranchFinished:
+      if (st) ActivateBlock(si, static_cast<int>(IntField(e.data, "block", -1)), e.time_ms);
+      break;
     case EventType::kIterationStarted:
-    case EventType::kIterationFinished:
+      if (st) {
+        st->iteration = static_cast<int>(IntField(e.data, "iteration", 1));
+        ActivateBlock(si, 0, e.time_ms);
+      }
+      break;
+    case EventType::kBranchFinished: {
+      if (!st) break;
+      auto b = static_cast<size_t>(IntField(e.data, "block", -1));
+      if (b >= st->blocks.size()) break;
+      const auto* status = e.data.if_contains("status");
+      std::string_view s = status && status->is_string() ? std::string_view(status->get_string())
+                                                         : std::string_view("succeeded");
+      st->blocks[b] = s == "succeeded" ? StepState::BlockState::kSucceeded
+                      : s == "failed"  ? StepState::BlockState::kFailed
+                                       : StepState::BlockState::kCancelled;
+      break;
+    }
+    case EventType::kIterationFinished: {
+      if (!st) break;
+      const auto* fp = e.data.if_contains("fingerprint");
+      st->fingerprints.emplace_back(fp && fp->is_string() ? std::string(fp->get_string()) : "");
+      const auto* score = e.data.if_contains("score");
+      st->scores.push_back(score && score->is_number() ? std::optional(score->to_number<double>())
+                                                       : std::nullopt);
+      if (!st->blocks.empty()) {
+        const auto* status = e.data.if_contains("status");
+        bool failed = status && status->is_string() && status->get_string() == "failed";
+        st->blocks[0] = failed ? StepState::BlockState::kFailed : StepState::BlockState::kSucceeded;
+      }
+      break;
+    }
     case EventType::kParticipantAnswered:
     case EventType::kConsensusDecided:
-    case EventType::kPlanCreated:
-    case EventType::kPlanRejected:
     case EventType::kCompensationStarted:
     case EventType::kApprovalRequested:
     case EventType::kApprovalGiven:
     case EventType::kEventEmitted:
     case EventType::kWaitStarted:
     case EventType::kEventReceived:
-    case EventType::kChildRunStarted:
     case EventType::kRouteChosen:
+      break;
+    case EventType::kPlanCreated:
+    case EventType::kPlanRejected:
+      if (st) ApplyPlan(si, e);  // plan.cpp
+      break;
+    case EventType::kChildRunStarted:  // sub-workflow: the run a resumed attempt re-attaches to
+      if (const auto* id = e.data.if_contains("run_id"); st && id && id->is_string()) {
+        instance().child_run = id->get_string();
+      }
       break;
     case EventType::kRunPaused:
       paused_ = true;

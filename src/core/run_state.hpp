@@ -6,16 +6,19 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/json.hpp"
 #include "core/events.hpp"
+#include "core/saga.hpp"
+#include "core/wait_table.hpp"
 #include "core/workflow.hpp"
 
 namespace baton::core {
 
-enum class StepStatus : uint8_t { kPending, kRunning, kSucceeded, kFailed, kSkipped };
+enum class StepStatus : uint8_t { kPending, kRunning, kSucceeded, kFailed, kSkipped, kCancelled };
 std::string_view StepStatusName(StepStatus s);
 
 // Token and cost totals.
@@ -37,6 +40,8 @@ struct InstanceState {
   int64_t started_ms = 0;
   json::value output;
   json::object error;  // {type, message} of the last failure
+  // workflow: the child run of the latest child_run_started.
+  std::string child_run;
 };
 
 struct StepState {
@@ -57,6 +62,21 @@ struct StepState {
   int32_t model_calls = 0;   // model_called events
   int32_t confidence_n = 0;  // model calls whose output carried a confidence
   double confidence_sum = 0;
+
+  // Containers (switch / parallel / loop): per block, its state, unfinished direct children and
+  // the first uncaught failure of a child.
+  enum class BlockState : uint8_t { kIdle, kRunning, kSucceeded, kFailed, kCancelled };
+  std::vector<BlockState> blocks;
+  std::vector<int> block_left;
+  std::vector<json::object> block_error;
+  int iteration = 0;                      // loop: current iteration (1-based)
+  std::vector<std::string> fingerprints;  // loop: outputs fingerprint of each finished iteration
+  std::vector<std::optional<double>> scores;  // loop: converge_on value of each iteration
+  // plan (core/plan.hpp): plans rejected so far, the errors and reply of the latest one (the
+  // repair request shows them to the planner). After plan_created, `items` holds the tasks.
+  int plan_rejections = 0;
+  json::array plan_errors;
+  json::value plan_rejected;
 };
 
 class RunState {
@@ -97,6 +117,8 @@ class RunState {
 
   // Steps whose dependencies are all finished and that have not started, in readiness order.
   std::deque<int>& ready() { return ready_; }
+  // Containers with a child that finished since the decider last looked at them.
+  std::deque<int>& settle() { return settle_; }
 
   // The first final, uncaught failure (step index), or -1.
   int failed_step() const { return failed_step_; }
@@ -111,15 +133,27 @@ class RunState {
   const json::object& pause_error() const { return pause_error_; }
   // The run's budget: the workflow's, with the limits raised by run_resumed events.
   const Budget& budget() const { return budget_; }
+  // Pending approvals, event waits and timers (core/waits.hpp).
+  const WaitTable& waits() const { return waits_; }
+  // Steps with `compensate:` that succeeded, and the compensation in progress (core/saga.hpp).
+  const SagaLog& saga() const { return saga_; }
 
   // Steps with started, unfinished work (running or waiting to retry), in start order.
   const std::vector<int>& active_steps() const { return active_; }
-  // Number of steps finished (succeeded, failed or skipped).
+  // Number of top-level steps finished (succeeded, failed, skipped or cancelled); nested steps
+  // are accounted for by their container.
   size_t finished_steps() const { return finished_steps_; }
 
  private:
   void FinishStep(int i, StepStatus status, int64_t time_ms, json::value output = nullptr);
   void UpdateStepView(int i, json::value output);
+  // Makes the direct children of block `b` of container `c` pending again and readies those
+  // without needs (a branch starts, a loop iteration starts).
+  void ActivateBlock(int c, int b, int64_t time_ms);
+  // Back to pending before a loop iteration; usage and the output in the view are kept.
+  void ResetStep(int i);
+  // Folds plan_rejected / plan_created of plan step `si` (defined in plan.cpp).
+  void ApplyPlan(int si, const Event& e);
 
   std::shared_ptr<const Workflow> workflow_;
   std::string run_id_;
@@ -133,6 +167,7 @@ class RunState {
   json::value inputs_value_;
   std::vector<StepState> steps_;
   std::deque<int> ready_;
+  std::deque<int> settle_;
   json::value steps_view_;
   json::value memory_;
   json::value run_view_;
@@ -146,6 +181,8 @@ class RunState {
   bool paused_ = false;
   json::object pause_error_;
   Budget budget_;
+  WaitTable waits_;
+  SagaLog saga_;
   std::string cancel_reason_;
   json::object cancel_error_;
   std::vector<int> active_;

@@ -186,10 +186,18 @@ struct WaitStep {
   std::string on_timeout = "fail";  // fail | continue
 };
 
+struct Workflow;
+
 // `workflow:` run another workflow as a child run (own journal, linked to this run).
 struct WorkflowStep {
   std::string path;     // workflow file, relative to this workflow's file
   expr::Template with;  // inputs
+  // Filled by the loader: `path` resolved against this workflow's file (also the key of its
+  // source in run_started's `sources`), the child as loaded with this workflow, and its text
+  // (stored with each run so that resume uses the same definition).
+  std::string file;
+  std::shared_ptr<const Workflow> workflow;
+  std::string source;
 };
 
 using StepKind =
@@ -225,7 +233,11 @@ struct Step {
   std::optional<expr::Expression> if_cond;
   std::optional<expr::Template> for_each;
   std::string as = "item";
-  int max_parallel = 0;              // 0 = unbounded (global limit still applies)
+  int max_parallel = 0;  // 0 = unbounded (global limit still applies)
+  // `tolerate:` for_each items that may fail while the step still succeeds (failed items are
+  // null in the output): a count, or a fraction of the items (`10%`).
+  int tolerate_count = 0;
+  double tolerate_fraction = 0;
   std::optional<RetryPolicy> retry;  // unset: workflow default
   std::optional<Millis> timeout;     // unset: workflow default
   std::vector<CatchClause> catches;

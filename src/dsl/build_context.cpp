@@ -28,11 +28,12 @@ void Reporter::WarnAtKey(const std::string& pointer, std::string message) {
 
 const std::vector<std::string>& ErrorVocabulary() {
   static const std::vector<std::string> kTypes = {
-      "rate_limited", "overloaded",      "server_error",   "timeout",
-      "network",      "context_length",  "content_filter", "invalid_request",
-      "auth",         "quota_exhausted", "tool_error",     "schema_validation",
-      "expression",   "budget_exceeded", "cancelled",      "needs_attention",
-      "stalled",      "internal"};
+      "rate_limited", "overloaded",        "server_error",   "timeout",
+      "network",      "context_length",    "content_filter", "invalid_request",
+      "auth",         "quota_exhausted",   "tool_error",     "schema_validation",
+      "expression",   "budget_exceeded",   "cancelled",      "needs_attention",
+      "stalled",      "internal",          "child_failed",   "no_quorum",
+      "no_consensus", "approval_rejected", "invalid_plan"};
   return kTypes;
 }
 

@@ -49,6 +49,7 @@ struct ExprSite {
   std::vector<std::string> roots;
   int step = -1;          // index of the step it belongs to, or -1
   bool any_step = false;  // may read any step (workflow outputs)
+  bool body = false;      // may also read the steps nested in `step` (loop conditions)
 };
 
 // A name that must resolve to a declared thing.

@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <unordered_map>
 
 #include "base/duration.hpp"
+#include "dsl/route.hpp"
 
 namespace baton::dsl {
 
@@ -14,21 +16,39 @@ namespace {
 
 using Keys = std::vector<std::string>;
 
-const Keys kTopKeys = {"baton", "name",        "description", "inputs", "models", "agents",
-                       "tools", "mcp_servers", "defaults",    "budget", "steps",  "outputs"};
-const Keys kStepKinds = {"agent", "llm", "set", "call"};
-const Keys kUnsupportedKinds = {"script", "switch",   "parallel", "loop", "consensus",
-                                "plan",   "approval", "emit",     "wait", "workflow"};
-const Keys kUnsupportedStepFields = {"compensate", "priority", "route"};
-const Keys kStepKeys = {"id",     "description",  "needs",  "if",      "for_each",
-                        "as",     "max_parallel", "retry",  "timeout", "catch",
-                        "output", "effect",       "budget", "agent",   "input",
-                        "llm",    "set",          "call",   "with"};
+const Keys kTopKeys = {"baton",  "name",    "description", "inputs",         "models",
+                       "agents", "tools",   "mcp_servers", "defaults",       "budget",
+                       "steps",  "outputs", "on",          "max_concurrency"};
+const Keys kStepKinds = {"agent",    "llm",  "set",      "call",      "switch",
+                         "parallel", "loop", "workflow", "consensus", "plan"};
+const Keys kUnsupportedKinds = {"script"};
+// approval / emit / wait (BuildApproval, BuildEmit, BuildWait; core/waits.hpp).
+const Keys kWaitKinds = {"approval", "emit", "wait"};
+const Keys kApprovalKeys = {"prompt", "timeout", "on_timeout", "approvers"};
+const Keys kEmitKeys = {"event", "data"};
+const Keys kWaitKeys = {"event", "match", "timeout", "on_timeout", "for", "until"};
+const Keys kTriggerKeys = {"event", "match"};
+// Fields that make no sense on a container (its children have their own).
+const Keys kNotOnContainers = {"for_each", "as",    "max_parallel", "retry", "tolerate",
+                               "timeout",  "catch", "effect",       "budget"};
+const Keys kLoopKeys = {"steps", "until", "max_iterations", "converge_on", "on_repeat"};
+const Keys kConvergeKeys = {"value", "at_least", "at_most", "patience", "min_delta", "goal"};
+const Keys kCaseKeys = {"if", "name", "steps"};
+const Keys kUnsupportedStepFields = {};
+// `compensate:` holds a step body without id (BuildCompensation; core/saga.hpp).
+const Keys kCompensateKeys = {"agent", "input", "llm",     "set",    "call",
+                              "with",  "retry", "timeout", "effect", "description"};
+const Keys kStepKeys = {"id",           "description", "needs",    "if",    "for_each", "as",
+                        "max_parallel", "retry",       "timeout",  "catch", "output",   "effect",
+                        "budget",       "agent",       "input",    "llm",   "set",      "call",
+                        "with",         "switch",      "parallel", "loop",  "join",     "workflow",
+                        "consensus",    "route",       "approval", "emit",  "wait",     "tolerate",
+                        "priority",     "compensate",  "plan"};
 const Keys kModelKeys = {"provider",  "model",        "base_url",    "api_key_env", "base_url_env",
                          "model_env", "offline",      "headers",     "params",      "timeouts",
                          "stream",    "max_tokens",   "temperature", "price",       "rate_limit",
                          "breaker",   "retry_budget", "cache",       "fallback",    "fallback_on",
-                         "sim"};
+                         "sim",       "quality"};
 // Provider-level defaults in a config file's `providers:` (every model key but the identity).
 const Keys kProviderDefaultKeys = {
     "base_url", "api_key_env", "base_url_env", "offline",      "headers", "params",     "timeouts",
@@ -122,8 +142,14 @@ class Builder {
     if (const json::value* v = top->if_contains("mcp_servers")) BuildMcpServers(*v);
     if (const json::value* v = top->if_contains("defaults")) BuildDefaults(*v);
     if (const json::value* v = top->if_contains("budget")) BuildBudget(*v);
+    if (const json::value* v = top->if_contains("max_concurrency")) {
+      if (auto n = Integer(*v, "/max_concurrency", "max_concurrency", 0)) {
+        wf.max_concurrency = static_cast<int>(std::min<int64_t>(*n, 1'000'000));
+      }
+    }
     if (const json::value* v = Require(*top, "", "steps", "the workflow")) BuildSteps(*v);
     if (const json::value* v = top->if_contains("outputs")) BuildOutputs(*v);
+    if (const json::value* v = top->if_contains("on")) BuildTriggers(*v);
     return std::move(out_);
   }
 
@@ -332,6 +358,7 @@ class Builder {
     Keys roots;
     int step = -1;
     bool any_step = false;
+    bool body = false;  // may read the steps nested in `step` (loop conditions)
   };
 
   ScopeSpec StepScope(int step, bool fan_out, const std::string& as, Keys extra = {}) {
@@ -354,7 +381,8 @@ class Builder {
       return std::nullopt;
     }
     t->ForEachExpression([&](const expr::Expression& e, const std::string& p, size_t offset) {
-      out_.sites.push_back({e, ptr + p, offset, scope.roots, scope.step, scope.any_step});
+      out_.sites.push_back(
+          {e, ptr + p, offset, scope.roots, scope.step, scope.any_step, scope.body});
     });
     return std::move(t).value();
   }
@@ -450,6 +478,8 @@ class Builder {
           ok = Number(ov, op, k).has_value();
         } else if (k == "price") {
           ok = Object(ov, op, k) != nullptr;
+        } else if (k == "quality") {
+          ok = Number(ov, op, k).has_value();  // rank for route strategy `best`
         }
         if (ok) mc.options[k] = ov;
       }
@@ -817,20 +847,32 @@ class Builder {
     const json::array* arr = Array(v, "/steps", "steps");
     if (arr == nullptr) return;
     if (arr->empty()) r_.AtValue("/steps", "'steps' must not be empty");
-    std::unordered_map<std::string, int> first_line;
+    BuildStepList(*arr, "/steps", -1, -1);
+  }
+
+  // Builds a list of steps (the workflow's, or a block of container `parent`), flattened into
+  // Workflow::steps in file order (a container before its children). Returns their indices.
+  std::vector<int> BuildStepList(const json::array& arr, const std::string& list_ptr, int parent,
+                                 int block) {
+    std::vector<int> indices;
     std::string previous_id;
-    for (size_t i = 0; i < arr->size(); ++i) {
-      std::string ptr = ChildPointer("/steps", i);
-      const json::object* s = Object((*arr)[i], ptr, "steps entries");
+    for (size_t i = 0; i < arr.size(); ++i) {
+      std::string ptr = ChildPointer(list_ptr, i);
+      const json::object* s = Object(arr[i], ptr, "steps entries");
       if (s == nullptr) continue;
+      int index = static_cast<int>(out_.workflow.steps.size());
+      out_.workflow.steps.emplace_back();
+      out_.steps.emplace_back();
+      indices.push_back(index);
       core::Step step;
       StepMeta meta;
       meta.pointer = ptr;
-      int index = static_cast<int>(out_.workflow.steps.size());
+      step.parent = parent;
+      step.block = block;
       BuildStep(*s, ptr, index, step, meta);
       if (meta.has_id) {
         const NodeInfo& info = r_.doc().Info(ChildPointer(ptr, "id"));
-        auto [it, inserted] = first_line.emplace(step.id, info.value.line);
+        auto [it, inserted] = first_line_.emplace(step.id, info.value.line);
         if (!inserted) {
           r_.AtValue(ChildPointer(ptr, "id"),
                      fmt::format("duplicate step id '{}' (first defined at line {})", step.id,
@@ -840,9 +882,23 @@ class Builder {
       }
       if (!step.explicit_needs && !previous_id.empty()) step.needs.push_back(previous_id);
       if (meta.has_id) previous_id = step.id;
-      out_.workflow.steps.push_back(std::move(step));
-      out_.steps.push_back(std::move(meta));
+      out_.workflow.steps[static_cast<size_t>(index)] = std::move(step);
+      out_.steps[static_cast<size_t>(index)] = std::move(meta);
     }
+    return indices;
+  }
+
+  // A nested `steps:` list of container `parent` (block `block`).
+  core::Block BuildBlock(const json::value& v, const std::string& ptr, int parent, int block,
+                         std::string name) {
+    core::Block b;
+    b.name = std::move(name);
+    b.loc = Loc(r_, ptr);
+    const json::array* arr = Array(v, ptr, "steps");
+    if (arr == nullptr) return b;
+    if (arr->empty()) r_.AtValue(ptr, "a block of steps must not be empty");
+    b.steps = BuildStepList(*arr, ptr, parent, block);
+    return b;
   }
 
   void BuildStep(const json::object& s, const std::string& ptr, int index, core::Step& step,
@@ -915,6 +971,40 @@ class Builder {
       }
       if (!s.contains("for_each")) r_.AtKey(mp, "'max_parallel' is only valid with 'for_each'");
     }
+    if (const json::value* p = s.if_contains("priority")) {
+      if (auto m = Enum(*p, ChildPointer(ptr, "priority"), "priority",
+                        {"low", "normal", "high", "critical"})) {
+        step.priority = *m == "low"        ? core::Priority::kLow
+                        : *m == "high"     ? core::Priority::kHigh
+                        : *m == "critical" ? core::Priority::kCritical
+                                           : core::Priority::kNormal;
+      }
+    }
+    if (const json::value* t = s.if_contains("tolerate")) {
+      std::string tp = ChildPointer(ptr, "tolerate");
+      if (!s.contains("for_each")) r_.AtKey(tp, "'tolerate' is only valid with 'for_each'");
+      bool ok = false;
+      if (t->is_int64() && t->get_int64() >= 0) {
+        step.tolerate_count = static_cast<int>(std::min<int64_t>(t->get_int64(), 1'000'000'000));
+        ok = true;
+      } else if (t->is_string()) {
+        std::string_view text = t->get_string();
+        if (text.size() >= 2 && text.back() == '%') {
+          std::string num(text.substr(0, text.size() - 1));
+          char* end = nullptr;
+          double pct = std::strtod(num.c_str(), &end);
+          if (end && *end == '\0' && pct >= 0 && pct <= 100) {
+            step.tolerate_fraction = pct / 100.0;
+            ok = true;
+          }
+        }
+      }
+      if (!ok) {
+        r_.AtValue(tp,
+                   "'tolerate' must be a number of items (e.g. 2) or a percentage (e.g. "
+                   "\"10%\")");
+      }
+    }
     bool fan_out = s.contains("for_each");
     ScopeSpec outer = StepScope(index, false, step.as);
     ScopeSpec inner = StepScope(index, fan_out, step.as);
@@ -944,7 +1034,65 @@ class Builder {
     if (const json::value* b = s.if_contains("budget")) {
       step.budget = BuildLimits(*b, ChildPointer(ptr, "budget"));
     }
+    if (const json::value* rt = s.if_contains("route")) {
+      step.route = BuildRoute(*rt, ChildPointer(ptr, "route"), owner, r_, out_.refs);
+    }
     BuildKind(s, ptr, owner, inner, step);
+    if (const json::value* c = s.if_contains("compensate")) {
+      BuildCompensation(*c, ChildPointer(ptr, "compensate"), owner, step);
+    }
+  }
+
+  // `compensate: { call | agent | llm | set, with | input, retry, timeout, effect }`: the step
+  // that undoes `step` when the run fails (core/saga.hpp). Added to Workflow::steps as the hidden
+  // step "<id>.compensate" (a dot cannot appear in user ids) in the parent and block of `step`;
+  // it runs only as a compensation and may read what `step` may read, and `step`'s own output.
+  void BuildCompensation(const json::value& v, const std::string& ptr, const std::string& owner,
+                         core::Step& step) {
+    const json::object* c = Object(v, ptr, "compensate");
+    if (c == nullptr) return;
+    CheckKeys(*c, ptr, kCompensateKeys, {});
+    size_t kinds = 0;
+    for (const char* k : {"agent", "llm", "set", "call"}) kinds += c->contains(k) ? 1 : 0;
+    if (kinds != 1) {
+      r_.AtValue(ptr, kinds == 0 ? "'compensate' needs one of call, agent, llm or set"
+                                 : "'compensate' does one thing: give one of call, agent, llm "
+                                   "or set");
+      return;
+    }
+    if (step.id.empty() || !IsValidId(step.id)) return;  // reported with the id
+    int index = static_cast<int>(out_.workflow.steps.size());
+    out_.workflow.steps.emplace_back();
+    StepMeta meta;
+    meta.pointer = ptr;
+    meta.has_id = true;
+    out_.steps.push_back(std::move(meta));
+    core::Step comp;
+    comp.id = step.id + ".compensate";
+    comp.loc = Loc(r_, ptr);
+    comp.parent = step.parent;
+    comp.block = step.block;
+    comp.is_compensation = true;
+    comp.explicit_needs = true;  // nothing to wait for: it starts when the saga says
+    if (const json::value* d = c->if_contains("description")) {
+      if (const json::string* str = String(*d, ChildPointer(ptr, "description"), "description")) {
+        comp.description = *str;
+      }
+    }
+    if (const json::value* r = c->if_contains("retry")) {
+      comp.retry = BuildRetry(*r, ChildPointer(ptr, "retry"), out_.workflow.default_retry);
+    }
+    if (const json::value* t = c->if_contains("timeout")) {
+      comp.timeout = Duration(*t, ChildPointer(ptr, "timeout"), "timeout");
+    }
+    if (const json::value* e = c->if_contains("effect")) {
+      if (auto m = Enum(*e, ChildPointer(ptr, "effect"), "effect", {"idempotent", "once"})) {
+        comp.effect = *m == "once" ? core::Effect::kOnce : core::Effect::kIdempotent;
+      }
+    }
+    BuildKind(*c, ptr, owner + " (compensate)", StepScope(index, false, "item"), comp);
+    out_.workflow.steps[static_cast<size_t>(index)] = std::move(comp);
+    step.compensation = index;
   }
 
   // `budget: { max_cost_usd, max_tokens }` of a step or an agent.
@@ -971,11 +1119,17 @@ class Builder {
 
   void BuildIf(const json::value& v, const std::string& ptr, const ScopeSpec& scope,
                core::Step& step) {
+    step.if_cond = ParseCondition(v, ptr, scope, "if");
+  }
+
+  // A condition: a boolean, `${{ expr }}` or a bare expression.
+  std::optional<expr::Expression> ParseCondition(const json::value& v, const std::string& ptr,
+                                                 const ScopeSpec& scope, const char* what) {
     std::string source;
     size_t offset = 0;
     if (v.is_bool()) {
       source = v.get_bool() ? "true" : "false";
-    } else if (const json::string* s = String(v, ptr, "if")) {
+    } else if (const json::string* s = String(v, ptr, what)) {
       std::string_view text = *s;
       size_t open = text.find("${{");
       if (open == std::string_view::npos) {
@@ -985,26 +1139,26 @@ class Builder {
         size_t close = text.find("}}", open);
         size_t last = text.find_last_not_of(" \t\n");
         if (first != open || close == std::string_view::npos || close + 1 != last) {
-          r_.AtValue(ptr,
-                     "'if' must be a single expression: write ${{ condition }} or the bare "
-                     "condition");
-          return;
+          r_.AtValue(ptr, fmt::format("'{}' must be a single expression: write ${{{{ condition "
+                                      "}}}} or the bare condition",
+                                      what));
+          return std::nullopt;
         }
         offset = open + 3;
         source = std::string(text.substr(offset, close - offset));
       }
     } else {
-      return;
+      return std::nullopt;
     }
     expr::ExprError err;
     Result<expr::Expression> e = expr::Expression::Parse(source, &err);
     if (!e.ok()) {
       r_.AtOffset(ptr, offset + err.offset,
                   err.message.empty() ? e.error().message() : err.message);
-      return;
+      return std::nullopt;
     }
-    out_.sites.push_back({*e, ptr, offset, scope.roots, scope.step, scope.any_step});
-    step.if_cond = std::move(*e);
+    out_.sites.push_back({*e, ptr, offset, scope.roots, scope.step, scope.any_step, scope.body});
+    return std::move(*e);
   }
 
   void BuildCatch(const json::value& v, const std::string& ptr, const ScopeSpec& scope,
@@ -1055,13 +1209,26 @@ class Builder {
                  const ScopeSpec& scope, core::Step& step) {
     std::vector<std::string> kinds;
     for (const auto& kv : s) {
-      if (Contains(kStepKinds, kv.key())) kinds.emplace_back(kv.key());
+      if (Contains(kStepKinds, kv.key()) || Contains(kWaitKinds, kv.key())) {
+        kinds.emplace_back(kv.key());
+      }
     }
     bool unsupported = std::any_of(kUnsupportedKinds.begin(), kUnsupportedKinds.end(),
                                    [&](const std::string& k) { return s.contains(k); });
+    if (kinds.empty() && RoutesAgent(s)) {  // route.capabilities chooses the agent at run time
+      CheckRoutedAgentKeys(s, ptr, r_);
+      core::AgentStep a;
+      if (const json::value* in = s.if_contains("input")) {
+        if (auto t = Compile(*in, ChildPointer(ptr, "input"), scope)) a.input = std::move(*t);
+      }
+      step.kind = std::move(a);
+      return;
+    }
     if (kinds.empty()) {
       if (!unsupported) {
-        r_.AtValue(ptr, fmt::format("{} has no kind: give one of agent, llm, set, call", owner));
+        r_.AtValue(ptr, fmt::format("{} has no kind: give one of agent, llm, set, call, switch, "
+                                    "parallel, loop",
+                                    owner));
       }
       return;
     }
@@ -1075,11 +1242,32 @@ class Builder {
     if (s.contains("input") && kind != "agent") {
       r_.AtKey(ChildPointer(ptr, "input"), "'input' is only valid with 'agent'");
     }
-    if (s.contains("with") && kind != "call") {
-      r_.AtKey(ChildPointer(ptr, "with"), "'with' is only valid with 'call'");
+    if (s.contains("with") && kind != "call" && kind != "workflow") {
+      r_.AtKey(ChildPointer(ptr, "with"), "'with' is only valid with 'call' and 'workflow'");
+    }
+    if (s.contains("join") && kind != "parallel") {
+      r_.AtKey(ChildPointer(ptr, "join"), "'join' is only valid with 'parallel'");
     }
     std::string kp = ChildPointer(ptr, kind);
     const json::value& kv = s.at(kind);
+    if (kind == "switch" || kind == "parallel" || kind == "loop") {
+      for (const auto& k : kNotOnContainers) {
+        if (s.contains(k)) {
+          r_.AtKey(
+              ChildPointer(ptr, k),
+              fmt::format("'{}' is not valid on a {} step: give it to the steps inside", k, kind));
+        }
+      }
+      int index = scope.step;
+      if (kind == "switch") {
+        step.kind = BuildSwitch(kv, kp, index);
+      } else if (kind == "parallel") {
+        step.kind = BuildParallel(s, kv, kp, index);
+      } else {
+        step.kind = BuildLoop(kv, kp, index);
+      }
+      return;
+    }
     if (kind == "agent") {
       core::AgentStep a;
       if (const json::string* name = String(kv, kp, "agent")) {
@@ -1100,11 +1288,174 @@ class Builder {
         if (auto t = Compile(*w, ChildPointer(ptr, "with"), scope)) c.with = std::move(*t);
       }
       step.kind = std::move(c);
+    } else if (kind == "workflow") {
+      core::WorkflowStep w;  // the loader loads the file (sub_workflows.cpp)
+      if (const json::string* path = String(kv, kp, "workflow")) {
+        w.path = *path;
+        if (w.path.empty()) r_.AtValue(kp, "'workflow' must name a workflow file");
+      }
+      if (const json::value* with = s.if_contains("with")) {
+        if (auto t = Compile(*with, ChildPointer(ptr, "with"), scope)) w.with = std::move(*t);
+      }
+      step.kind = std::move(w);
+    } else if (kind == "consensus") {
+      step.kind = BuildConsensus(kv, kp, owner, scope);
+    } else if (kind == "plan") {
+      step.kind = BuildPlan(s, ptr, kv, kp, owner, scope);
+    } else if (Contains(kWaitKinds, kind)) {
+      BuildWaitKind(s, kind, kv, ptr, scope, step);
     } else if (kind == "llm") {
       step.kind = BuildLlm(kv, kp, owner, scope);
     } else {
       step.kind = BuildSet(kv, kp, scope);
     }
+  }
+
+  // `switch: [ { if, steps, name? }, ..., { default: [steps] } ]`
+  core::SwitchStep BuildSwitch(const json::value& v, const std::string& ptr, int index) {
+    core::SwitchStep sw;
+    const json::array* arr = Array(v, ptr, "switch");
+    if (arr == nullptr) return sw;
+    if (arr->empty()) r_.AtValue(ptr, "'switch' needs at least one case");
+    ScopeSpec scope = StepScope(index, false, "item");
+    for (size_t k = 0; k < arr->size(); ++k) {
+      std::string cp = ChildPointer(ptr, k);
+      const json::object* c = Object((*arr)[k], cp, "switch cases");
+      if (c == nullptr) continue;
+      int block = static_cast<int>(sw.cases.size());
+      if (const json::value* d = c->if_contains("default")) {
+        if (c->size() != 1) {
+          r_.AtValue(cp, "a default case is written { default: [steps] } and has no other keys");
+        }
+        if (k + 1 != arr->size())
+          r_.AtKey(ChildPointer(cp, "default"), "the default case must be last");
+        sw.cases.push_back(BuildBlock(*d, ChildPointer(cp, "default"), index, block, "default"));
+        continue;
+      }
+      CheckKeys(*c, cp, kCaseKeys, {"default"});
+      std::string name = fmt::format("case {}", k + 1);
+      if (const json::value* n = c->if_contains("name")) {
+        if (const json::string* str = String(*n, ChildPointer(cp, "name"), "name")) name = *str;
+      }
+      std::optional<expr::Expression> when;
+      if (const json::value* w = Require(*c, cp, "if", "a switch case")) {
+        when = ParseCondition(*w, ChildPointer(cp, "if"), scope, "if");
+      }
+      core::Block b;
+      if (const json::value* st = Require(*c, cp, "steps", "a switch case")) {
+        b = BuildBlock(*st, ChildPointer(cp, "steps"), index, block, name);
+      }
+      b.name = name;
+      b.when = std::move(when);
+      b.loc = Loc(r_, cp);
+      sw.cases.push_back(std::move(b));
+    }
+    return sw;
+  }
+
+  // `parallel: { branch: [steps], ... }` with the step's `join: all | any | N`.
+  core::ParallelStep BuildParallel(const json::object& s, const json::value& v,
+                                   const std::string& ptr, int index) {
+    core::ParallelStep par;
+    const json::object* o = Object(v, ptr, "parallel");
+    if (o == nullptr) return par;
+    if (o->size() < 2) r_.AtValue(ptr, "'parallel' needs at least two named branches");
+    for (const auto& kv : *o) {
+      std::string bp = ChildPointer(ptr, kv.key());
+      if (!IsValidId(kv.key())) {
+        r_.AtKey(bp, fmt::format("invalid branch name '{}': use letters, digits, '_' and '-'",
+                                 std::string_view(kv.key())));
+      }
+      int block = static_cast<int>(par.branches.size());
+      par.branches.push_back(BuildBlock(kv.value(), bp, index, block, std::string(kv.key())));
+    }
+    if (const json::value* j = s.if_contains("join")) {
+      std::string jp = ptr.substr(0, ptr.rfind('/')) + "/join";
+      if (j->is_string() && (j->get_string() == "all" || j->get_string() == "any")) {
+        par.join = j->get_string() == "all" ? core::ParallelStep::Join::kAll
+                                            : core::ParallelStep::Join::kAny;
+      } else if (j->is_int64() || j->is_uint64()) {
+        int64_t n = j->is_int64() ? j->get_int64() : static_cast<int64_t>(j->get_uint64());
+        if (n < 1 || n > static_cast<int64_t>(par.branches.size())) {
+          r_.AtValue(jp, fmt::format("'join' must be between 1 and the number of branches ({})",
+                                     par.branches.size()));
+        } else {
+          par.join = core::ParallelStep::Join::kN;
+          par.n = static_cast<int>(n);
+        }
+      } else {
+        r_.AtValue(jp, "'join' must be all, any or a number of branches");
+      }
+    }
+    return par;
+  }
+
+  // `loop: { steps, until, max_iterations, converge_on, on_repeat }`
+  core::LoopStep BuildLoop(const json::value& v, const std::string& ptr, int index) {
+    core::LoopStep loop;
+    const json::object* o = Object(v, ptr, "loop");
+    if (o == nullptr) return loop;
+    CheckKeys(*o, ptr, kLoopKeys, {});
+    if (const json::value* st = Require(*o, ptr, "steps", "'loop'")) {
+      loop.body = BuildBlock(*st, ChildPointer(ptr, "steps"), index, 0, "body");
+    }
+    ScopeSpec scope = StepScope(index, false, "item");
+    scope.body = true;
+    if (const json::value* u = o->if_contains("until")) {
+      loop.until = ParseCondition(*u, ChildPointer(ptr, "until"), scope, "until");
+    }
+    if (const json::value* m = o->if_contains("max_iterations")) {
+      if (auto n = Integer(*m, ChildPointer(ptr, "max_iterations"), "max_iterations", 1)) {
+        loop.max_iterations = static_cast<int>(std::min<int64_t>(*n, 1'000'000));
+      }
+    }
+    if (!o->contains("until") && !o->contains("max_iterations") && !o->contains("converge_on")) {
+      r_.AtValue(ptr, fmt::format("a loop needs 'until', 'converge_on' or 'max_iterations' "
+                                  "(without them it stops after {} iterations)",
+                                  loop.max_iterations));
+    }
+    if (const json::value* c = o->if_contains("converge_on")) {
+      std::string cp = ChildPointer(ptr, "converge_on");
+      if (const json::object* co = Object(*c, cp, "converge_on")) {
+        CheckKeys(*co, cp, kConvergeKeys, {});
+        core::Convergence conv;
+        if (const json::value* val = Require(*co, cp, "value", "'converge_on'")) {
+          if (auto t = Compile(*val, ChildPointer(cp, "value"), scope)) conv.value = std::move(*t);
+        }
+        if (const json::value* a = co->if_contains("at_least")) {
+          conv.at_least = Number(*a, ChildPointer(cp, "at_least"), "at_least");
+        }
+        if (const json::value* a = co->if_contains("at_most")) {
+          conv.at_most = Number(*a, ChildPointer(cp, "at_most"), "at_most");
+        }
+        if (const json::value* p = co->if_contains("patience")) {
+          if (auto n = Integer(*p, ChildPointer(cp, "patience"), "patience", 1)) {
+            conv.patience = static_cast<int>(std::min<int64_t>(*n, 1'000'000));
+          }
+        }
+        if (const json::value* d = co->if_contains("min_delta")) {
+          if (auto n = Number(*d, ChildPointer(cp, "min_delta"), "min_delta")) conv.min_delta = *n;
+        }
+        if (const json::value* g = co->if_contains("goal")) {
+          if (auto m = Enum(*g, ChildPointer(cp, "goal"), "goal", {"maximize", "minimize"})) {
+            conv.maximize = *m == "maximize";
+          }
+        }
+        if (!conv.at_least && !conv.at_most && conv.patience == 0) {
+          r_.AtValue(cp, "'converge_on' needs 'at_least', 'at_most' or 'patience'");
+        }
+        loop.converge_on = std::move(conv);
+      }
+    }
+    if (const json::value* r = o->if_contains("on_repeat")) {
+      if (auto m =
+              Enum(*r, ChildPointer(ptr, "on_repeat"), "on_repeat", {"fail", "exit", "ignore"})) {
+        loop.detect_repeats = *m != "ignore";
+        loop.on_repeat =
+            *m == "exit" ? core::LoopStep::OnRepeat::kExit : core::LoopStep::OnRepeat::kFail;
+      }
+    }
+    return loop;
   }
 
   core::LlmStep BuildLlm(const json::value& v, const std::string& ptr, const std::string& owner,
@@ -1153,6 +1504,197 @@ class Builder {
     return llm;
   }
 
+  // `plan: { planner, input, roles, synthesizer, max_tasks, max_repairs, max_parallel }`
+  // (core/plan.hpp): the agents become name references for the checker.
+  core::PlanStep BuildPlan(const json::object& s, const std::string& step_ptr, const json::value& v,
+                           const std::string& ptr, const std::string& owner,
+                           const ScopeSpec& scope) {
+    static const Keys kPlanKeys = {"planner",   "input",       "roles",       "synthesizer",
+                                   "max_tasks", "max_repairs", "max_parallel"};
+    core::PlanStep p;
+    for (const char* k : {"for_each", "as", "tolerate", "route", "max_parallel"}) {
+      if (s.contains(k)) {
+        r_.AtKey(ChildPointer(step_ptr, k),
+                 fmt::format("'{}' is not valid on a plan step (the plan's tasks are its "
+                             "instances; 'plan.max_parallel' bounds them)",
+                             k));
+      }
+    }
+    const json::object* o = Object(v, ptr, "plan");
+    if (o == nullptr) return p;
+    CheckKeys(*o, ptr, kPlanKeys, {});
+    auto agent = [&](const char* key, std::string& into) {
+      const json::value* a = o->if_contains(key);
+      if (a == nullptr) return;
+      std::string ap = ChildPointer(ptr, key);
+      if (const json::string* name = String(*a, ap, key)) {
+        into = *name;
+        out_.refs.push_back({NameRef::Kind::kAgent, into, ap, owner});
+      }
+    };
+    if (Require(*o, ptr, "planner", "'plan'")) agent("planner", p.planner);
+    agent("synthesizer", p.synthesizer);
+    if (const json::value* in = Require(*o, ptr, "input", "'plan'")) {
+      if (auto t = Compile(*in, ChildPointer(ptr, "input"), scope)) p.input = std::move(*t);
+    }
+    if (const json::value* r = o->if_contains("roles")) {
+      std::string rp = ChildPointer(ptr, "roles");
+      std::vector<std::string> ptrs;
+      if (auto names = StringList(*r, rp, "roles", &ptrs)) {
+        if (names->empty()) r_.AtValue(rp, "'roles' must name at least one agent");
+        for (size_t k = 0; k < names->size(); ++k) {
+          out_.refs.push_back({NameRef::Kind::kAgent, (*names)[k], ptrs[k], owner});
+        }
+        p.roles = std::move(*names);
+      }
+    }
+    auto integer = [&](const char* key, int64_t min, int& into) {
+      if (const json::value* n = o->if_contains(key)) {
+        if (auto x = Integer(*n, ChildPointer(ptr, key), key, min)) {
+          into = static_cast<int>(std::min<int64_t>(*x, 1'000'000));
+        }
+      }
+    };
+    integer("max_tasks", 1, p.max_tasks);
+    integer("max_repairs", 0, p.max_repairs);
+    integer("max_parallel", 0, p.max_parallel);
+    return p;
+  }
+
+  // `consensus: { agents | models | participants, input, instructions, method, judge, quorum,
+  // tie_break, vote }`: participants become agent/model name references for the checker.
+  core::ConsensusStep BuildConsensus(const json::value& v, const std::string& ptr,
+                                     const std::string& owner, const ScopeSpec& scope) {
+    static const Keys kConsensusKeys = {"agents",       "models", "participants", "input",
+                                        "instructions", "method", "judge",        "quorum",
+                                        "tie_break",    "vote"};
+    core::ConsensusStep c;
+    const json::object* o = Object(v, ptr, "consensus");
+    if (o == nullptr) return c;
+    CheckKeys(*o, ptr, kConsensusKeys, {});
+    size_t given = 0;
+    auto add = [&](bool agent, std::string name, const std::string& p, double weight) {
+      core::ConsensusStep::Participant part;
+      (agent ? part.agent : part.model) = name;
+      part.weight = weight;
+      part.loc = Loc(r_, p);
+      out_.refs.push_back(
+          {agent ? NameRef::Kind::kAgent : NameRef::Kind::kModel, std::move(name), p, owner});
+      c.participants.push_back(std::move(part));
+    };
+    for (const char* list : {"agents", "models"}) {
+      const json::value* l = o->if_contains(list);
+      if (l == nullptr) continue;
+      std::vector<std::string> ptrs;
+      auto names = StringList(*l, ChildPointer(ptr, list), list, &ptrs);
+      if (l->is_array()) given += l->get_array().size();
+      if (!names) continue;
+      for (size_t k = 0; k < names->size(); ++k) {
+        add(std::string_view(list) == "agents", (*names)[k], ptrs[k], 1.0);
+      }
+    }
+    if (const json::value* l = o->if_contains("participants")) {
+      std::string lp = ChildPointer(ptr, "participants");
+      if (o->contains("agents") || o->contains("models")) {
+        r_.AtKey(lp, "give either 'participants' or 'agents'/'models', not both");
+      }
+      if (const json::array* arr = Array(*l, lp, "participants")) {
+        given += arr->size();
+        for (size_t k = 0; k < arr->size(); ++k) {
+          std::string pp = ChildPointer(lp, k);
+          const json::object* po = Object((*arr)[k], pp, "participants entries");
+          if (po == nullptr) continue;
+          CheckKeys(*po, pp, {"agent", "model", "weight"}, {});
+          bool agent = po->contains("agent");
+          if (agent == po->contains("model")) {
+            r_.AtValue(pp, "a participant names exactly one of 'agent' or 'model'");
+            continue;
+          }
+          const char* key = agent ? "agent" : "model";
+          std::string np = ChildPointer(pp, key);
+          const json::string* name = String(po->at(key), np, key);
+          double weight = 1.0;
+          if (const json::value* w = po->if_contains("weight")) {
+            std::string wp = ChildPointer(pp, "weight");
+            if (auto n = Number(*w, wp, "weight")) {
+              if (*n <= 0) {
+                r_.AtValue(wp, "'weight' must be greater than 0");
+              } else {
+                weight = *n;
+              }
+            }
+          }
+          if (name != nullptr) add(agent, std::string(*name), np, weight);
+        }
+      }
+    }
+    if (!o->contains("agents") && !o->contains("models") && !o->contains("participants")) {
+      r_.AtValue(ptr, "'consensus' needs participants: give 'agents', 'models' or 'participants'");
+    } else if (given < 2) {
+      r_.AtValue(ptr, "'consensus' needs at least two participants");
+    }
+    if (const json::value* in = Require(*o, ptr, "input", "'consensus'")) {
+      if (auto t = Compile(*in, ChildPointer(ptr, "input"), scope)) c.input = std::move(*t);
+    }
+    bool has_models = std::any_of(c.participants.begin(), c.participants.end(),
+                                  [](const auto& p) { return !p.model.empty(); });
+    if (const json::value* i = o->if_contains("instructions")) {
+      std::string ip = ChildPointer(ptr, "instructions");
+      if (auto t = Compile(*i, ip, scope)) c.instructions = std::move(*t);
+      if (!has_models && !c.participants.empty()) {
+        r_.WarnAtKey(ip, "'instructions' are for model participants; agents use their own");
+      }
+    }
+    std::string mp = ChildPointer(ptr, "method");
+    if (const json::value* m = o->if_contains("method")) {
+      if (auto e =
+              Enum(*m, mp, "method", {"majority", "weighted", "judge", "best_of_n", "ensemble"})) {
+        c.method = *e;
+      }
+    }
+    if (const json::value* j = o->if_contains("judge")) {
+      std::string jp = ChildPointer(ptr, "judge");
+      if (const json::string* name = String(*j, jp, "judge")) {
+        c.judge = *name;
+        out_.refs.push_back({NameRef::Kind::kAgent, c.judge, jp, owner});
+      }
+    }
+    if (const json::value* q = o->if_contains("quorum")) {
+      std::string qp = ChildPointer(ptr, "quorum");
+      if (auto n = Integer(*q, qp, "quorum", 1)) {
+        if (given >= 2 && static_cast<size_t>(*n) > given) {
+          r_.AtValue(qp, fmt::format("'quorum' {} is more than the {} participants", *n, given));
+        }
+        c.quorum = static_cast<int>(std::min<int64_t>(*n, 1'000'000));
+      }
+    }
+    if (const json::value* t = o->if_contains("tie_break")) {
+      if (auto e =
+              Enum(*t, ChildPointer(ptr, "tie_break"), "tie_break", {"first", "judge", "fail"})) {
+        c.tie_break = *e;
+      }
+    }
+    if (c.judge.empty()) {
+      if (c.method == "judge" || c.method == "best_of_n" || c.method == "ensemble") {
+        r_.AtValue(o->contains("method") ? mp : ptr,
+                   fmt::format("method '{}' needs a 'judge' agent", c.method));
+      } else if (c.tie_break == "judge") {
+        r_.AtValue(ChildPointer(ptr, "tie_break"), "tie_break 'judge' needs a 'judge' agent");
+      }
+    }
+    if (const json::value* vt = o->if_contains("vote")) {
+      std::string vp = ChildPointer(ptr, "vote");
+      ScopeSpec vote_scope = scope;
+      vote_scope.roots.push_back("answer");
+      if (auto t = Compile(*vt, vp, vote_scope)) c.vote = std::move(*t);
+      if (c.method != "majority" && c.method != "weighted") {
+        r_.WarnAtKey(
+            vp, fmt::format("'vote' is used only by majority and weighted, not by '{}'", c.method));
+      }
+    }
+    return c;
+  }
+
   core::SetStep BuildSet(const json::value& v, const std::string& ptr, const ScopeSpec& scope) {
     core::SetStep set;
     const json::object* o = Object(v, ptr, "set");
@@ -1184,8 +1726,201 @@ class Builder {
     return set;
   }
 
+  // ---- approval / emit / wait steps and `on:` triggers (core/waits.hpp, docs/dsl.md).
+
+  void BuildWaitKind(const json::object& s, const std::string& kind, const json::value& v,
+                     const std::string& ptr, const ScopeSpec& scope, core::Step& step) {
+    std::string kp = ChildPointer(ptr, kind);
+    if (kind != "emit" && s.contains("timeout")) {
+      r_.AtKey(ChildPointer(ptr, "timeout"),
+               fmt::format("a {} step has its own timeout: write it inside '{}:' (with "
+                           "on_timeout)",
+                           kind, kind));
+    }
+    if (kind == "approval") {
+      step.kind = BuildApproval(v, kp, scope);
+    } else if (kind == "emit") {
+      step.kind = BuildEmit(v, kp, scope);
+    } else {
+      step.kind = BuildWait(v, kp, scope);
+    }
+  }
+
+  // `approval: "prompt"` or `approval: { prompt, timeout, on_timeout, approvers }`.
+  core::ApprovalStep BuildApproval(const json::value& v, const std::string& ptr,
+                                   const ScopeSpec& scope) {
+    core::ApprovalStep a;
+    if (v.is_string()) {
+      if (auto t = Compile(v, ptr, scope)) a.prompt = std::move(*t);
+      return a;
+    }
+    const json::object* o = Object(v, ptr, "approval");
+    if (o == nullptr) return a;
+    CheckKeys(*o, ptr, kApprovalKeys, {});
+    if (const json::value* p = Require(*o, ptr, "prompt", "approval")) {
+      if (auto t = Compile(*p, ChildPointer(ptr, "prompt"), scope)) a.prompt = std::move(*t);
+    }
+    if (const json::value* t = o->if_contains("timeout")) {
+      a.timeout = Duration(*t, ChildPointer(ptr, "timeout"), "timeout");
+    }
+    if (const json::value* t = o->if_contains("on_timeout")) {
+      std::string tp = ChildPointer(ptr, "on_timeout");
+      if (auto m = Enum(*t, tp, "on_timeout", {"fail", "approve", "reject"})) a.on_timeout = *m;
+      if (!o->contains("timeout")) r_.AtKey(tp, "'on_timeout' needs a 'timeout'");
+    }
+    if (const json::value* ap = o->if_contains("approvers")) {
+      if (auto l = StringList(*ap, ChildPointer(ptr, "approvers"), "approvers", nullptr, true)) {
+        a.approvers = std::move(*l);
+      }
+    }
+    return a;
+  }
+
+  // Event names: letters, digits and . _ - : /
+  bool CheckEventName(const json::value& v, const std::string& ptr, std::string* out) {
+    const json::string* s = String(v, ptr, "event");
+    if (s == nullptr) return false;
+    bool ok = !s->empty() && std::all_of(s->begin(), s->end(), [](char c) {
+      return IsIdChar(c) || c == '.' || c == ':' || c == '/';
+    });
+    if (!ok) {
+      r_.AtValue(ptr, fmt::format("invalid event name '{}': use letters, digits and . _ - : /",
+                                  std::string_view(*s)));
+      return false;
+    }
+    *out = *s;
+    return true;
+  }
+
+  // `emit: { event: NAME, data: value }`.
+  core::EmitStep BuildEmit(const json::value& v, const std::string& ptr, const ScopeSpec& scope) {
+    core::EmitStep e;
+    const json::object* o = Object(v, ptr, "emit");
+    if (o == nullptr) return e;
+    CheckKeys(*o, ptr, kEmitKeys, {});
+    if (const json::value* n = Require(*o, ptr, "event", "emit")) {
+      CheckEventName(*n, ChildPointer(ptr, "event"), &e.event);
+    }
+    if (const json::value* d = o->if_contains("data")) {
+      if (auto t = Compile(*d, ChildPointer(ptr, "data"), scope)) e.data = std::move(*t);
+    }
+    return e;
+  }
+
+  // A boolean condition written ${{ expr }} or bare, as in `if:`.
+  std::optional<expr::Expression> Condition(const json::value& v, const std::string& ptr,
+                                            std::string_view label, const ScopeSpec& scope) {
+    if (v.is_bool()) {
+      auto e = expr::Expression::Parse(v.get_bool() ? "true" : "false");
+      return e.ok() ? std::optional(std::move(*e)) : std::nullopt;
+    }
+    const json::string* s = String(v, ptr, label);
+    if (s == nullptr) return std::nullopt;
+    std::string_view text = *s;
+    std::string source(text);
+    size_t offset = 0;
+    if (size_t open = text.find("${{"); open != std::string_view::npos) {
+      size_t first = text.find_first_not_of(" \t\n");
+      size_t close = text.find("}}", open);
+      size_t last = text.find_last_not_of(" \t\n");
+      if (first != open || close == std::string_view::npos || close + 1 != last) {
+        r_.AtValue(ptr, fmt::format("'{}' must be a single expression: write ${{{{ condition }}}} "
+                                    "or the bare condition",
+                                    label));
+        return std::nullopt;
+      }
+      offset = open + 3;
+      source = std::string(text.substr(offset, close - offset));
+    }
+    expr::ExprError err;
+    Result<expr::Expression> e = expr::Expression::Parse(source, &err);
+    if (!e.ok()) {
+      r_.AtOffset(ptr, offset + err.offset,
+                  err.message.empty() ? e.error().message() : err.message);
+      return std::nullopt;
+    }
+    out_.sites.push_back({*e, ptr, offset, scope.roots, scope.step, scope.any_step});
+    return std::move(*e);
+  }
+
+  // `wait: { event, match, timeout, on_timeout }`, `wait: { for: 10s }`, `wait: { until: ts }`.
+  core::WaitStep BuildWait(const json::value& v, const std::string& ptr, const ScopeSpec& scope) {
+    core::WaitStep w;
+    const json::object* o = Object(v, ptr, "wait");
+    if (o == nullptr) return w;
+    CheckKeys(*o, ptr, kWaitKeys, {});
+    int given = static_cast<int>(o->contains("event")) + static_cast<int>(o->contains("for")) +
+                static_cast<int>(o->contains("until"));
+    if (given != 1) {
+      r_.AtValue(ptr,
+                 "'wait' needs exactly one of 'event' (an event), 'for' (a duration) and "
+                 "'until' (a time)");
+    }
+    if (const json::value* n = o->if_contains("event")) {
+      CheckEventName(*n, ChildPointer(ptr, "event"), &w.event);
+    } else {
+      for (const char* k : {"match", "timeout", "on_timeout"}) {
+        if (o->contains(k)) {
+          r_.AtKey(ChildPointer(ptr, k), fmt::format("'{}' is only valid with 'event'", k));
+        }
+      }
+    }
+    if (const json::value* m = o->if_contains("match")) {
+      ScopeSpec with_event = scope;
+      with_event.roots.emplace_back("event");
+      w.match = Condition(*m, ChildPointer(ptr, "match"), "match", with_event);
+    }
+    if (const json::value* t = o->if_contains("timeout")) {
+      w.timeout = Duration(*t, ChildPointer(ptr, "timeout"), "timeout");
+    }
+    if (const json::value* t = o->if_contains("on_timeout")) {
+      std::string tp = ChildPointer(ptr, "on_timeout");
+      if (auto m = Enum(*t, tp, "on_timeout", {"fail", "continue"})) w.on_timeout = *m;
+      if (!o->contains("timeout")) r_.AtKey(tp, "'on_timeout' needs a 'timeout'");
+    }
+    if (const json::value* f = o->if_contains("for")) {
+      w.duration = Duration(*f, ChildPointer(ptr, "for"), "for");
+    }
+    if (const json::value* u = o->if_contains("until")) {
+      if (auto t = Compile(*u, ChildPointer(ptr, "until"), scope)) w.until = std::move(*t);
+    }
+    return w;
+  }
+
+  // `on: { event: NAME, match: expr }`, a list of them, or `on: NAME`.
+  void BuildTriggers(const json::value& v) {
+    auto one = [&](const json::value& t, const std::string& ptr) {
+      core::Workflow::Trigger trigger;
+      trigger.loc = Loc(r_, ptr);
+      if (t.is_string()) {
+        if (CheckEventName(t, ptr, &trigger.event)) {
+          out_.workflow.triggers.push_back(std::move(trigger));
+        }
+        return;
+      }
+      const json::object* o = Object(t, ptr, "on");
+      if (o == nullptr) return;
+      CheckKeys(*o, ptr, kTriggerKeys, {});
+      if (const json::value* n = Require(*o, ptr, "event", "on")) {
+        if (!CheckEventName(*n, ChildPointer(ptr, "event"), &trigger.event)) return;
+      }
+      if (const json::value* m = o->if_contains("match")) {
+        trigger.match = Condition(*m, ChildPointer(ptr, "match"), "match", {{"event"}, -1, false});
+      }
+      out_.workflow.triggers.push_back(std::move(trigger));
+    };
+    if (v.is_array()) {
+      for (size_t i = 0; i < v.get_array().size(); ++i) {
+        one(v.get_array()[i], ChildPointer("/on", i));
+      }
+    } else {
+      one(v, "/on");
+    }
+  }
+
   Reporter& r_;
   BuildOutput out_;
+  std::unordered_map<std::string, int> first_line_;  // step id -> line of its definition
 };
 
 }  // namespace

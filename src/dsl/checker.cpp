@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "dsl/route.hpp"
+
 namespace baton::dsl {
 
 namespace {
@@ -30,6 +32,7 @@ class Checker {
     ResolveNames();
     CheckProviders();
     CheckLlmModels();
+    CheckRoutes(out_, r_);
     CheckExpressions();
   }
 
@@ -51,6 +54,20 @@ class Checker {
       for (size_t k = 0; k < step.needs.size(); ++k) {
         auto it = index_.find(step.needs[k]);
         if (it != index_.end()) {
+          const core::Step& need = wf_.steps[static_cast<size_t>(it->second)];
+          if (need.parent != step.parent || need.block != step.block) {
+            if (step.explicit_needs && k < meta.needs_pointers.size()) {
+              std::string where = need.parent >= 0
+                                      ? fmt::format("it is inside '{}'",
+                                                    wf_.steps[static_cast<size_t>(need.parent)].id)
+                                      : std::string("it is outside this block");
+              r_.AtValue(meta.needs_pointers[k],
+                         fmt::format("{} needs '{}', but {}: a step may only need steps of its "
+                                     "own list (need the container instead)",
+                                     Owner(i), step.needs[k], where));
+            }
+            continue;
+          }
           needs_[i].push_back(it->second);
           continue;
         }
@@ -115,8 +132,14 @@ class Checker {
       }
       for (int w : walk) reported[static_cast<size_t>(w)] = 1;
       if (hit_reported) {
-        for (int w : walk) pos[static_cast<size_t>(w)] = -1;
+        for (int w : walk) {
+          pos[static_cast<size_t>(w)] = -1;
+          Unreachable(w, wf_.steps[static_cast<size_t>(cur)].id);
+        }
         continue;
+      }
+      for (int k = 0; k < pos[static_cast<size_t>(cur)]; ++k) {
+        Unreachable(walk[static_cast<size_t>(k)], wf_.steps[static_cast<size_t>(cur)].id);
       }
       // walk[pos[cur]..] is the cycle in `needs` order; flow order is its reverse.
       std::vector<int> cycle(walk.begin() + pos[static_cast<size_t>(cur)], walk.end());
@@ -140,6 +163,15 @@ class Checker {
       r_.AtValue(ptr, fmt::format("dependency cycle: {}", text));
       for (int w : walk) pos[static_cast<size_t>(w)] = -1;
     }
+  }
+
+  // Step `i` waits (through `needs`) for a step on a dependency cycle, so it can never run.
+  void Unreachable(int i, const std::string& blocker) {
+    const StepMeta& meta = out_.steps[static_cast<size_t>(i)];
+    std::string ptr = meta.needs_pointers.empty() ? meta.pointer : meta.needs_pointers.front();
+    r_.AtValue(ptr, fmt::format("{} can never run: it waits for '{}', which is on or behind a "
+                                "dependency cycle",
+                                Owner(static_cast<size_t>(i)), blocker));
   }
 
   void ResolveNames() {
@@ -193,7 +225,7 @@ class Checker {
   void CheckLlmModels() {
     for (size_t i = 0; i < wf_.steps.size(); ++i) {
       const auto* llm = std::get_if<core::LlmStep>(&wf_.steps[i].kind);
-      if (!llm || !llm->model.empty() || wf_.models.size() == 1) continue;
+      if (!llm || !llm->model.empty() || wf_.models.size() == 1 || wf_.steps[i].route) continue;
       r_.AtKey(out_.steps[i].pointer + "/llm",
                wf_.models.empty()
                    ? std::string("an 'llm' step needs a model, and 'models:' declares none")
@@ -236,6 +268,43 @@ class Checker {
       it = closure_.emplace(from, std::move(seen)).first;
     }
     return it->second[static_cast<size_t>(to)] != 0;
+  }
+
+  int Parent(int i) const { return wf_.steps[static_cast<size_t>(i)].parent; }
+
+  // Whether step `i` is nested in a loop (it may read its own previous iteration's output).
+  bool InLoop(int i) const {
+    for (int p = Parent(i); p >= 0; p = Parent(p)) {
+      if (std::holds_alternative<core::LoopStep>(wf_.steps[static_cast<size_t>(p)].kind)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool IsInside(int inner, int outer) const {
+    for (int p = Parent(inner); p >= 0; p = Parent(p)) {
+      if (p == outer) return true;
+    }
+    return false;
+  }
+
+  // Whether step `reader` (or, with `body`, the steps nested in it) can see `target` finished:
+  // `target` or a container holding it is needed, directly or through `reader`'s containers; or
+  // both sit in one loop (the previous iteration's value).
+  bool CanRead(int reader, int target, bool body) {
+    if (body && IsInside(target, reader)) return true;
+    for (int r = reader; r >= 0; r = Parent(r)) {
+      for (int t = target; t >= 0; t = Parent(t)) {
+        if (DependsOn(r, t)) return true;
+      }
+      if (r != reader &&
+          std::holds_alternative<core::LoopStep>(wf_.steps[static_cast<size_t>(r)].kind) &&
+          IsInside(target, r)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   void CheckExpressions() {
@@ -281,14 +350,32 @@ class Checker {
     }
     if (site.any_step || site.step < 0) return;
     size_t self = static_cast<size_t>(site.step);
-    if (it->second == site.step) {
+    if (wf_.steps[self].is_compensation) {
+      // A compensation (core/saga.hpp) runs after the step it undoes: it may read that step's
+      // output and what that step may read.
+      int undone = -1;
+      for (size_t k = 0; k < wf_.steps.size(); ++k) {
+        if (wf_.steps[k].compensation == site.step) undone = static_cast<int>(k);
+      }
+      if (undone < 0 || it->second == undone || CanRead(undone, it->second, false)) return;
+      r_.AtOffset(site.pointer, at,
+                  fmt::format("the compensation of {} reads steps.{}, which does not run before "
+                              "that step (add '{}' to its needs)",
+                              Owner(static_cast<size_t>(undone)), id, id));
+      return;
+    }
+    if (it->second == site.step && !InLoop(site.step)) {
       r_.AtOffset(site.pointer, at,
                   fmt::format("{} cannot read its own steps.{}", Owner(self), id));
-    } else if (!DependsOn(site.step, it->second)) {
+    } else if (!CanRead(site.step, it->second, site.body)) {
+      // Suggest what to need: the target, or the container holding it in the reader's list.
+      int need = it->second;
+      while (need >= 0 && Parent(need) != Parent(site.step)) need = Parent(need);
+      std::string suggest = need >= 0 ? wf_.steps[static_cast<size_t>(need)].id : id;
       r_.AtOffset(site.pointer, at,
                   fmt::format("{} reads steps.{}, which does not run before it (add '{}' to "
                               "needs)",
-                              Owner(self), id, id));
+                              Owner(self), id, suggest));
     }
   }
 

@@ -11,6 +11,7 @@
 #include "dsl/build_context.hpp"
 #include "dsl/builder.hpp"
 #include "dsl/checker.hpp"
+#include "dsl/sub_workflows.hpp"
 #include "dsl/yaml_document.hpp"
 
 namespace baton::dsl {
@@ -55,7 +56,14 @@ void ApplyConfig(const ProjectConfig& config, BuildOutput& out) {
 
 LoadResult LoadWorkflowText(std::string_view text, const std::string& file_name,
                             const LoadOptions& options) {
+  NestedLoad nested;
+  return LoadWorkflowTextNested(text, file_name, options, nested);
+}
+
+LoadResult LoadWorkflowTextNested(std::string_view text, const std::string& file_name,
+                                  const LoadOptions& options, NestedLoad& nested) {
   LoadResult result;
+  std::vector<Diagnostic> child_diagnostics;  // the files of `workflow:` steps, after ours
   try {
     YamlDocument doc = YamlDocument::Parse(text, file_name, result.diagnostics);
     bool syntax_error = HasErrors(result.diagnostics) && doc.root().is_null();
@@ -64,6 +72,7 @@ LoadResult LoadWorkflowText(std::string_view text, const std::string& file_name,
       BuildOutput out = BuildWorkflow(doc.root(), reporter);
       if (options.config) ApplyConfig(*options.config, out);
       CheckWorkflow(out, reporter, options);
+      LoadSubWorkflows(out, reporter, file_name, options, nested, child_diagnostics);
       if (!HasErrors(result.diagnostics)) {
         out.workflow.file = file_name;
         Status st = out.workflow.Finalize();
@@ -80,6 +89,8 @@ LoadResult LoadWorkflowText(std::string_view text, const std::string& file_name,
     result.workflow.reset();
   }
   SortDiagnostics(result.diagnostics);
+  result.diagnostics.insert(result.diagnostics.end(), child_diagnostics.begin(),
+                            child_diagnostics.end());
   return result;
 }
 

@@ -3,12 +3,14 @@
 // Workflow files (YAML or JSON) -> core::Workflow, with compiler-style diagnostics.
 // Stateless and thread-safe: every call works on its own data.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/json.hpp"
+#include "base/status.hpp"
 #include "core/workflow.hpp"
 #include "dsl/config.hpp"
 #include "dsl/diagnostic.hpp"
@@ -32,6 +34,9 @@ struct LoadOptions {
   // does not define are taken from here (with their fallback chains); every model gets its
   // provider's defaults and configured price where it sets none.
   std::shared_ptr<const ProjectConfig> config;
+  // Reads the file of a `workflow:` step, given its path resolved against the including file.
+  // Unset: from disk. Resume sets it to the sources stored with the run (run_started).
+  std::function<Result<std::string>(const std::string& path)> read_file;
 };
 
 // Reads and loads `path`; diagnostics name the file as `path` is written.

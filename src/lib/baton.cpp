@@ -178,7 +178,8 @@ Result<std::shared_ptr<const core::Workflow>> Baton::Impl::LoadRunWorkflow(
         "run {} has no stored workflow (it was started with a workflow not loaded by a Baton)",
         run.id));
   }
-  dsl::LoadResult loaded = dsl::LoadWorkflowText(source, run.workflow_file, LoadOptions());
+  dsl::LoadResult loaded = dsl::LoadWorkflowText(source, run.workflow_file,
+                                                 app::WithRunSources(*store, run, LoadOptions()));
   if (!loaded.workflow) {
     return FailedPrecondition(
         LoadError(fmt::format("the workflow stored with run {}", run.id), loaded.diagnostics)

@@ -93,6 +93,7 @@ struct ChatRequest {
   std::string agent;
   int32_t item = -1;
   int32_t attempt = 1;
+  int32_t iteration = 0;  // the enclosing loop's iteration (0 outside loops)
 };
 
 // What a provider said about its limits, from response headers (any of them may be absent).
@@ -129,6 +130,9 @@ class ChatModel {
   virtual ~ChatModel() = default;
   virtual boost::asio::awaitable<Result<ChatResponse>> Complete(ChatRequest request) = 0;
   virtual std::string_view provider() const = 0;
+  // The state of the model's circuit breaker now: "open" or "half_open"; "" when it is closed
+  // or the model has none. Thread-safe. The runtime journals it with each call (`breaker`).
+  virtual std::string CircuitState() const { return {}; }
 };
 
 }  // namespace baton::providers

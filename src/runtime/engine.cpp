@@ -28,7 +28,10 @@
 #include "base/ids.hpp"
 #include "core/decider.hpp"
 #include "core/run_state.hpp"
+#include "core/waits.hpp"
+#include "runtime/inbox.hpp"
 #include "runtime/step_runner.hpp"
+#include "runtime/sub_workflow.hpp"
 #include "store/store.hpp"
 
 namespace baton::runtime {
@@ -92,6 +95,10 @@ struct RunCtx {
   std::condition_variable done_cv;
   bool done = false;
   RunResult result;
+  // Engine::OnFinished callbacks (under done_mu).
+  std::vector<std::function<void()>> on_done;
+  std::vector<int64_t> consumed;  // inbox signals applied, consumed by the next append
+  bool suspended = false;         // released while waiting for signals (status `waiting`)
 };
 
 struct Engine::Impl {
@@ -144,6 +151,12 @@ struct Engine::Impl {
   asio::awaitable<void> RunLoop(std::shared_ptr<RunCtx> ctx, core::Decision d,
                                 std::optional<store::RunUpdate> update);
   asio::awaitable<core::StepOutcome> ExecuteInstance(std::shared_ptr<RunCtx> ctx, core::Dispatch d);
+  // Releases a run that only waits for signals (status `waiting`, no owner), then looks at its
+  // inbox once more: true when a signal raced in and this engine claimed the run back.
+  asio::awaitable<bool> Release(std::shared_ptr<RunCtx> ctx);
+  // Journals events of a running instance now (CallContext::journal): stamps them with the next
+  // seqs, applies them to the state and appends them; completes once durable. On the strand.
+  asio::awaitable<Status> JournalNow(std::shared_ptr<RunCtx> ctx, std::vector<core::Event> events);
   void Spawn(const std::shared_ptr<RunCtx>& ctx, core::Dispatch d);
   // A sink that turns a step instance's streamed deltas into model_delta events for the
   // listener; empty when there is no listener.
@@ -167,6 +180,8 @@ struct Engine::Impl {
   EventListener listener;
   std::string host = HostName();
   json::object env;  // the env.* context, captured when the engine starts
+  // The owner: `workflow:` steps start their child runs through it.
+  Engine* engine = nullptr;
 };
 
 providers::StreamSink Engine::Impl::DeltaSink(const std::shared_ptr<RunCtx>& ctx,
@@ -214,24 +229,28 @@ void Engine::Impl::Spawn(const std::shared_ptr<RunCtx>& ctx, core::Dispatch d) {
   fallback.step = d.step;
   fallback.item = d.item;
   fallback.attempt = d.attempt;
-  asio::co_spawn(ctx->strand, ExecuteInstance(ctx, std::move(d)),
-                 asio::bind_cancellation_slot(
-                     sig->slot(), [ctx, key, fallback](std::exception_ptr ep, core::StepOutcome o) {
-                       ctx->inflight.erase(key);
-                       if (ep) {
-                         o = fallback;
-                         try {
-                           std::rethrow_exception(ep);
-                         } catch (const std::exception& e) {
-                           o.status =
-                               Internal(fmt::format("step failed unexpectedly: {}", e.what()));
-                         } catch (...) {
-                           o.status = Internal("step failed unexpectedly");
-                         }
-                       }
-                       ctx->outcomes.push_back(std::move(o));
-                       ctx->wake.cancel();
-                     }));
+  asio::co_spawn(
+      ctx->strand, ExecuteInstance(ctx, std::move(d)),
+      asio::bind_cancellation_slot(
+          sig->slot(), [ctx, key, sig, fallback](std::exception_ptr ep, core::StepOutcome o) {
+            // A cancelled instance may finish after its step was dispatched again
+            // (next loop iteration): only its own entry goes.
+            if (auto it = ctx->inflight.find(key); it != ctx->inflight.end() && it->second == sig) {
+              ctx->inflight.erase(it);
+            }
+            if (ep) {
+              o = fallback;
+              try {
+                std::rethrow_exception(ep);
+              } catch (const std::exception& e) {
+                o.status = Internal(fmt::format("step failed unexpectedly: {}", e.what()));
+              } catch (...) {
+                o.status = Internal("step failed unexpectedly");
+              }
+            }
+            ctx->outcomes.push_back(std::move(o));
+            ctx->wake.cancel();
+          }));
 }
 
 asio::awaitable<core::StepOutcome> Engine::Impl::ExecuteInstance(std::shared_ptr<RunCtx> ctx,
@@ -245,6 +264,12 @@ asio::awaitable<core::StepOutcome> Engine::Impl::ExecuteInstance(std::shared_ptr
   cancelled.attempt = d.attempt;
   cancelled.status = Cancelled("cancelled before it started");
 
+  if (std::holds_alternative<core::WorkflowStep>(step.kind)) {
+    // Holds no permit while its child runs (the child's steps need them).
+    co_return co_await RunSubWorkflow(*engine, store, ctx->state, std::move(d),
+                                      step.timeout ? step.timeout : wf.default_timeout);
+  }
+
   // Global concurrency: a channel of capacity max_concurrency used as a semaphore.
   auto [ec] =
       co_await limiter.async_send(boost::system::error_code{}, asio::as_tuple(asio::use_awaitable));
@@ -257,6 +282,9 @@ asio::awaitable<core::StepOutcome> Engine::Impl::ExecuteInstance(std::shared_ptr
   } permit{limiter};
 
   CallContext call{&ctx->ledger, DeltaSink(ctx, step.id, d.item)};
+  call.journal = [this, ctx](std::vector<core::Event> events) {
+    return JournalNow(ctx, std::move(events));
+  };
   std::optional<Millis> timeout = step.timeout ? step.timeout : wf.default_timeout;
   if (!timeout) co_return co_await runner.Run(ctx->state, std::move(d), std::move(call));
 
@@ -275,17 +303,64 @@ asio::awaitable<core::StepOutcome> Engine::Impl::ExecuteInstance(std::shared_ptr
   co_return o;
 }
 
+asio::awaitable<Status> Engine::Impl::JournalNow(std::shared_ptr<RunCtx> ctx,
+                                                 std::vector<core::Event> events) {
+  // Stamped, applied and handed to the store without a suspension in between, so these
+  // events keep their place among the run loop's appends.
+  int64_t now = clock.NowMillis();
+  for (auto& e : events) {
+    e.seq = ctx->state.last_seq() + 1;
+    e.time_ms = now;
+    ctx->state.Apply(e);
+  }
+  EventListener l;
+  {
+    std::lock_guard lock(mu);
+    l = listener;
+  }
+  std::vector<core::Event> copy;
+  if (l) copy = events;
+  Status st = co_await AsyncAppend(store, ctx->strand, ctx->id, std::move(events), std::nullopt,
+                                   asio::use_awaitable);
+  if (st.ok() && l) {
+    for (const auto& e : copy) l(ctx->id, e);
+  }
+  co_return st;
+}
+
 void Engine::Impl::Complete(const std::shared_ptr<RunCtx>& ctx) {
+  std::vector<std::function<void()>> on_done;
   {
     std::lock_guard lock(ctx->done_mu);
     ctx->result.run_id = ctx->id;
-    ctx->result.status = ctx->state.status();
+    ctx->result.status = ctx->suspended ? core::RunStatus::kWaiting : ctx->state.status();
     ctx->done = true;
+    on_done.swap(ctx->on_done);
   }
   ctx->done_cv.notify_all();
+  for (auto& f : on_done) f();
   std::lock_guard lock(mu);
   --active;
   cv.notify_all();
+}
+
+asio::awaitable<bool> Engine::Impl::Release(std::shared_ptr<RunCtx> ctx) {
+  store::RunUpdate release;
+  release.status = core::RunStatus::kWaiting;
+  release.owner_pid = 0;
+  release.owner_host = "";
+  release.usage = ctx->state.usage().ToJson();
+  Status st = co_await AsyncAppend(store, ctx->strand, ctx->id, {}, std::move(release),
+                                   asio::use_awaitable);
+  if (!st.ok()) {
+    ctx->journal_error = st;
+    co_return false;
+  }
+  // A signal posted while this process still owned the run is this process's to apply.
+  auto signals = store.ReadSignals(ctx->id);
+  if (!signals.ok() || signals->empty()) co_return false;
+  auto claimed = store.ClaimRun(ctx->id, 0, "", getpid(), host);
+  co_return claimed.ok() && *claimed;
 }
 
 asio::awaitable<void> Engine::Impl::RunLoop(std::shared_ptr<RunCtx> ctx, core::Decision d,
@@ -316,6 +391,8 @@ asio::awaitable<void> Engine::Impl::RunLoop(std::shared_ptr<RunCtx> ctx, core::D
       update->spend.push_back({day, "*", spent, tokens});
       update->spend.push_back({day, "workflow:" + state.workflow().name, spent, tokens});
     }
+    // Emits, subscriptions and consumed signals commit with the events (inbox.cpp).
+    std::vector<json::object> published = AddWaitUpdates(state, d.events, ctx->consumed, update);
     if (!d.events.empty() || update) {
       if (d.paused) {
         update->status = core::RunStatus::kPaused;
@@ -365,10 +442,24 @@ asio::awaitable<void> Engine::Impl::RunLoop(std::shared_ptr<RunCtx> ctx, core::D
       if (l) {
         for (const auto& e : d.events) l(ctx->id, e);
       }
+      if (!published.empty()) {
+        ctx->next_poll_ms = 0;  // the run itself may wait for what it emitted
+        // Before the run goes on, so it cannot finish before the triggered runs exist.
+        if (options.on_published) {
+          for (const auto& e : published) options.on_published(e);
+        }
+      }
     }
     if (d.finished || d.paused) break;
     if (d.cancel_in_flight) {
       for (auto& [key, sig] : ctx->inflight) sig->emit(asio::cancellation_type::terminal);
+    }
+    for (const auto& key : d.cancel) {
+      // Take the signal out first: emitting may complete the instance inline.
+      if (auto it = ctx->inflight.find(key); it != ctx->inflight.end()) {
+        auto sig = it->second;
+        sig->emit(asio::cancellation_type::terminal);
+      }
     }
     for (auto& disp : d.dispatch) Spawn(ctx, std::move(disp));
     int64_t wake_at = d.wake_at_ms;
@@ -394,11 +485,28 @@ asio::awaitable<void> Engine::Impl::RunLoop(std::shared_ptr<RunCtx> ctx, core::D
           core::Decider::RequestCancel(state, "user", {}, now, d);
           break;
         }
+        // Approvals and delivered events (inbox.cpp).
+        auto read = ApplyInbox(store, state, now, d, ctx->consumed);
+        if (read.ok() && *read > 0) {
+          if (d.events.empty()) core::Decider::Advance(state, now, d);  // keeps wake_at
+          break;
+        }
       }
       if (wake_at && now >= wake_at) {
         core::Decider::Advance(state, now, d);
         wake_at = d.wake_at_ms;
         if (!d.events.empty() || d.finished || d.paused) break;
+      }
+      if (options.suspend_waiting && ctx->inflight.empty() && core::CanSuspend(state)) {
+        // Only approvals and event waits are left: nothing needs this process until a signal.
+        bool reclaimed = co_await Release(ctx);
+        if (!reclaimed) {
+          ctx->suspended = true;
+          break;
+        }
+        (void)ApplyInbox(store, state, now, d, ctx->consumed);  // it raced in: go on with it
+        if (d.events.empty()) core::Decider::Advance(state, now, d);
+        break;
       }
       int64_t next = INT64_MAX;
       if (wake_at) next = std::min(next, wake_at);
@@ -411,6 +519,7 @@ asio::awaitable<void> Engine::Impl::RunLoop(std::shared_ptr<RunCtx> ctx, core::D
       }
       co_await ctx->wake.async_wait(asio::as_tuple(asio::use_awaitable));
     }
+    if (ctx->suspended) break;
     int64_t now = clock.NowMillis();
     while (!ctx->outcomes.empty()) {
       core::StepOutcome o = std::move(ctx->outcomes.front());
@@ -457,6 +566,7 @@ Engine::Engine(store::Store& store, const providers::ModelRegistry& models,
                tools::ToolRegistry& tools, EngineOptions options)
     : impl_(std::make_unique<Impl>(store, models, tools, options)) {
   impl_->env = CaptureEnv();
+  impl_->engine = this;
 }
 
 Result<std::string> Engine::Start(std::shared_ptr<const core::Workflow> workflow,
@@ -465,12 +575,13 @@ Result<std::string> Engine::Start(std::shared_ptr<const core::Workflow> workflow
   Impl& impl = *impl_;
   int64_t now = impl.clock.NowMillis();
   store::RunRecord rec;
-  rec.id = NewRunId(now);
+  rec.id = options.run_id.empty() ? NewRunId(now) : options.run_id;
   rec.workflow_name = workflow->name;
   rec.workflow_file = options.workflow_file;
   if (!options.workflow_source.empty()) {
     BATON_ASSIGN_OR_RETURN(rec.workflow_blob, impl.store.PutBlob(options.workflow_source));
   }
+  BATON_ASSIGN_OR_RETURN(json::object sources, StoreSubWorkflowSources(impl.store, *workflow));
   rec.parent_run = options.parent_run;
   rec.inputs = inputs;
   rec.status = core::RunStatus::kRunning;
@@ -494,6 +605,7 @@ Result<std::string> Engine::Start(std::shared_ptr<const core::Workflow> workflow
   core::Decision first;
   core::Event started = core::RunStartedEvent(
       inputs, impl.env, workdir, workflow->UsesProvider("sim") || options.simulated, now);
+  if (!sources.empty()) started.data["sources"] = std::move(sources);  // sub-workflows' texts
   // Deciding touches only the new RunState, which no other thread can see yet.
   ctx->state.Apply(started);
   first.events.push_back(std::move(started));
@@ -549,6 +661,25 @@ bool Engine::Cancel(const std::string& run_id) {
 }
 
 void Engine::CancelAll() { impl_->CancelAll(); }
+
+bool Engine::OnFinished(const std::string& run_id, std::function<void()> done) {
+  std::shared_ptr<RunCtx> ctx;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->runs.find(run_id);
+    if (it == impl_->runs.end()) return false;
+    ctx = it->second;
+  }
+  {
+    std::lock_guard lock(ctx->done_mu);
+    if (!ctx->done) {
+      ctx->on_done.push_back(std::move(done));
+      return true;
+    }
+  }
+  done();
+  return true;
+}
 
 Result<RunResult> Engine::Wait(const std::string& run_id) {
   std::shared_ptr<RunCtx> ctx;

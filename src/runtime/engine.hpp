@@ -46,6 +46,15 @@ struct EngineOptions {
   int64_t blob_threshold = 1024;  // prompts/replies larger than this go to blobs
   std::optional<double> global_daily_usd;  // budget over every run per UTC day (config file)
   bool stream_deltas = false;  // model calls stream, and the listener gets model_delta events
+  // A run with nothing left but approvals and event waits stops executing (status `waiting`, no
+  // owner; Wait returns kWaiting) and continues when a signal arrives (`baton approve`, `baton
+  // events send`, Resume). false: it stays here, polling its inbox with the cancel poll.
+  bool suspend_waiting = true;
+  // Called for each event an `emit:` step published, once durable, on the emitting run's
+  // strand before the run goes on: {id, event, data, run_id, time_ms}. It may block briefly
+  // (store calls) and may Start / Resume runs on this engine. The CLI starts triggered runs with
+  // it and continues suspended runs the event was delivered to.
+  std::function<void(const json::object& event)> on_published;
 };
 
 struct RunOptions {
@@ -54,6 +63,7 @@ struct RunOptions {
   std::string workflow_file;
   std::string workdir;  // run.workdir ("" = current directory)
   std::string parent_run;
+  std::string run_id;  // "" = a new id; else this one (a child run's, decided by its parent)
   std::optional<Millis> timeout;  // overrides defaults.run_timeout
   bool simulated = false;         // some model runs on sim (offline: sim); run_started says so
 };
@@ -110,6 +120,11 @@ class Engine {
 
   // Blocks until the run finishes (or the engine stops it) and returns its result.
   Result<RunResult> Wait(const std::string& run_id);
+
+  // Calls `done` once the run, executing here, has finished or stopped (at once if it already
+  // has; else on the run's strand, after its last event is durable; `done` must not block).
+  // A Wait after that does not block. Returns false when the run is not executing here.
+  bool OnFinished(const std::string& run_id, std::function<void()> done);
 
  private:
   struct Impl;

@@ -9,6 +9,7 @@
 #include "core/step_env.hpp"
 #include "providers/pricing.hpp"
 #include "providers/registry.hpp"
+#include "runtime/consensus_runner.hpp"
 #include "schema/validator.hpp"
 #include "store/store.hpp"
 #include "tools/process.hpp"
@@ -58,7 +59,8 @@ StepRunner::StepRunner(store::Store& store, const providers::ModelRegistry& mode
       tools_(tools),
       clock_(clock),
       blob_threshold_(blob_threshold),
-      global_daily_usd_(global_daily_usd) {}
+      global_daily_usd_(global_daily_usd),
+      router_(store, clock) {}
 
 StepRunner::~StepRunner() = default;
 
@@ -120,6 +122,10 @@ boost::asio::awaitable<StepOutcome> StepRunner::Run(const core::RunState& state,
   const core::Step& step = state.workflow().steps[static_cast<size_t>(d.step)];
   try {
     if (std::holds_alternative<core::CallStep>(step.kind)) co_return co_await RunCall(state, d);
+    if (std::holds_alternative<core::ConsensusStep>(step.kind)) {
+      co_return co_await RunConsensus(*this, state, d, std::move(ctx));
+    }
+    if (step.route) co_return co_await router_.Run(*this, state, d, std::move(ctx));
     co_return co_await RunModel(state, d, std::move(ctx));
   } catch (const boost::system::system_error& e) {
     StepOutcome o = OutcomeFor(d);
@@ -138,21 +144,50 @@ boost::asio::awaitable<StepOutcome> StepRunner::RunModel(const core::RunState& s
                                                          CallContext ctx) {
   const core::Workflow& wf = state.workflow();
   const core::Step& step = wf.steps[static_cast<size_t>(d.step)];
-  StepOutcome o = OutcomeFor(d);
 
   std::string model_name;
   std::string agent_name;
   const json::value* output_schema = nullptr;
+  json::value plan_schema;  // plan: the planner's reply schema (outlives the call)
   if (const auto* a = std::get_if<core::AgentStep>(&step.kind)) {
     const core::Agent& agent = wf.agents.at(a->agent);
     agent_name = agent.name;
     model_name = agent.model;
     if (agent.output_schema) output_schema = &*agent.output_schema;
+  } else if (std::holds_alternative<core::PlanStep>(step.kind)) {
+    // core/plan.hpp: the dispatch names the agent (the planner, a task's, the synthesizer).
+    const auto* name = d.input.if_contains("agent");
+    auto agent = name && name->is_string() ? wf.agents.find(std::string(name->get_string()))
+                                           : wf.agents.end();
+    if (agent == wf.agents.end()) {
+      StepOutcome o = OutcomeFor(d);
+      o.status = Status(Code::kInvalidArgument, "plan: no such agent", "invalid_request");
+      co_return o;
+    }
+    agent_name = agent->first;
+    model_name = agent->second.model;
+    if (const auto* s = d.input.if_contains("output_schema")) plan_schema = *s;
+    if (!plan_schema.is_null()) {
+      output_schema = &plan_schema;
+    } else if (agent->second.output_schema) {
+      output_schema = &*agent->second.output_schema;
+    }
   } else {
     const auto& l = std::get<core::LlmStep>(step.kind);
     model_name = l.model;
     if (l.output_schema) output_schema = &*l.output_schema;
   }
+  co_return co_await CallModel(state, std::move(d), std::move(ctx), std::move(model_name),
+                               std::move(agent_name), output_schema);
+}
+
+boost::asio::awaitable<StepOutcome> StepRunner::CallModel(const core::RunState& state, Dispatch d,
+                                                          CallContext ctx, std::string model_name,
+                                                          std::string agent_name,
+                                                          const json::value* output_schema) {
+  const core::Workflow& wf = state.workflow();
+  const core::Step& step = wf.steps[static_cast<size_t>(d.step)];
+  StepOutcome o = OutcomeFor(d);
   if (model_name.empty() && wf.models.size() == 1) model_name = wf.models.begin()->first;
   auto cfg = wf.models.find(model_name);
   if (cfg == wf.models.end()) {
@@ -174,6 +209,7 @@ boost::asio::awaitable<StepOutcome> StepRunner::RunModel(const core::RunState& s
   req.agent = agent_name;
   req.item = d.item;
   req.attempt = d.attempt;
+  req.iteration = d.iteration;
   if (output_schema) req.output_schema = *output_schema;
   if (const auto* t = cfg->second.options.if_contains("temperature"); t && t->is_number()) {
     req.temperature = t->to_number<double>();
@@ -258,6 +294,10 @@ boost::asio::awaitable<StepOutcome> StepRunner::RunModel(const core::RunState& s
   }
   fact.data["prompt"] = std::move(prompt);
   fact.data["duration_ms"] = clock_.NowMillis() - t0;
+  // The breaker after the call, when not closed: `baton stats` reads its transitions from this.
+  if (std::string circuit = (*model)->CircuitState(); !circuit.empty()) {
+    fact.data["breaker"] = circuit;
+  }
   if (!reply.ok()) {
     json::object err{{"type", reply.error().ErrorType()}, {"message", reply.error().message()}};
     if (RetryHints h = reply.error().retry_hints(); h.retry_after_ms >= 0) {
@@ -298,6 +338,7 @@ boost::asio::awaitable<StepOutcome> StepRunner::RunModel(const core::RunState& s
   if (r.usage.reasoning_tokens) usage["reasoning_tokens"] = r.usage.reasoning_tokens;
   usage["cost_usd"] = r.usage.cost_usd;
   fact.data["usage"] = std::move(usage);
+  router_.Observe(fact);
 
   json::value output;
   if (output_schema) {

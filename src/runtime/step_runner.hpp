@@ -15,6 +15,7 @@
 #include "core/run_state.hpp"
 #include "providers/chat_model.hpp"
 #include "runtime/budget.hpp"
+#include "runtime/router.hpp"
 
 namespace baton::store {
 class Store;
@@ -35,6 +36,7 @@ namespace baton::runtime {
 struct CallContext {
   BudgetLedger* ledger = nullptr;  // the run's reservations (strand-local; required)
   providers::StreamSink stream;    // live model deltas; empty = the call need not stream
+  JournalFn journal;  // journals events ahead of the outcome (route_chosen); may be empty
 };
 
 class StepRunner {
@@ -50,6 +52,17 @@ class StepRunner {
   // the outcome's status.
   boost::asio::awaitable<core::StepOutcome> Run(const core::RunState& state, core::Dispatch d,
                                                 CallContext ctx);
+
+  // One model call on behalf of instance `d`, by the path agent and llm steps take (admission,
+  // budgets, streaming when ctx.stream is set): `model_name` is a `models:` name ("" = the only
+  // one), `agent_name` the agent whose budget it counts against ("" = none), the messages come
+  // from d.input (system, then messages or input/prompt), and `output_schema` (null = text; must
+  // outlive the call) asks for and validates a structured reply. The outcome carries the
+  // model_called fact. For kinds that make several calls per instance (consensus).
+  boost::asio::awaitable<core::StepOutcome> CallModel(const core::RunState& state, core::Dispatch d,
+                                                      CallContext ctx, std::string model_name,
+                                                      std::string agent_name,
+                                                      const json::value* output_schema);
 
  private:
   boost::asio::awaitable<core::StepOutcome> RunModel(const core::RunState& state, core::Dispatch d,
@@ -70,6 +83,7 @@ class StepRunner {
   Clock& clock_;
   int64_t blob_threshold_;
   std::optional<double> global_daily_usd_;
+  Router router_;  // `route:` choices and measured latencies
   std::mutex mu_;  // guards the caches below (shared by the strands of all runs)
   std::map<std::string, std::unique_ptr<providers::ChatModel>> model_cache_;
   std::map<std::string, std::unique_ptr<schema::Schema>> schema_cache_;

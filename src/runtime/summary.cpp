@@ -40,6 +40,8 @@ json::object SummarizeState(const core::RunState& state) {
   int64_t model_calls = 0;
   for (size_t i = 0; i < workflow.steps.size(); ++i) {
     const auto& st = state.step(static_cast<int>(i));
+    // A saga's compensation (`<id>.compensate`) is listed once it ran.
+    if (workflow.steps[i].is_compensation && st.status == core::StepStatus::kPending) continue;
     json::object s;
     s["status"] = core::StepStatusName(st.status);
     s["output"] = state.StepOutput(static_cast<int>(i));
@@ -50,6 +52,13 @@ json::object SummarizeState(const core::RunState& state) {
     if (st.fanned_out) s["items"] = st.instances.size();
     if (st.model_calls) s["model_calls"] = st.model_calls;
     if (st.confidence_n) s["confidence"] = st.confidence_sum / st.confidence_n;
+    if (std::holds_alternative<core::WorkflowStep>(workflow.steps[i].kind)) {
+      json::array runs;  // each instance's latest child run (sub-workflow)
+      for (const auto& in : st.instances) {
+        if (!in.child_run.empty()) runs.emplace_back(in.child_run);
+      }
+      if (!runs.empty()) s["child_runs"] = std::move(runs);
+    }
     conf_sum += st.confidence_sum;
     conf_n += st.confidence_n;
     model_calls += st.model_calls;

@@ -359,6 +359,27 @@ TEST(AdmittedModelTest, AFailedProbeReopensTheBreaker) {
   EXPECT_EQ(models.recorder("flaky").calls().size(), 3u);
 }
 
+// What the runtime journals with each call (`breaker` in model_called).
+TEST(AdmittedModelTest, CircuitStateSaysWhenTheBreakerIsNotClosed) {
+  Models models;
+  AdmittedModel& m = models.Add("m", R"({"breaker": {"failures": 2, "open_for": "1h"},
+      "retry_budget": false, "sim": {"replies": [{"error": "server_error"}]}})");
+  AdmittedModel& quick = models.Add("quick", R"({"breaker": {"failures": 1, "open_for": "1ms"},
+      "retry_budget": false, "sim": {"replies": [{"error": "server_error"}]}})");
+  EXPECT_EQ(m.CircuitState(), "");
+  ASSERT_FALSE(RunOne(m, Request("s0")).ok());
+  EXPECT_EQ(m.CircuitState(), "") << "one failure of two";
+  ASSERT_FALSE(RunOne(m, Request("s1")).ok());
+  EXPECT_EQ(m.CircuitState(), "open");
+  ASSERT_FALSE(RunOne(quick, Request("q0")).ok());
+  // Open for 1 ms, then half-open until a probe decides.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (quick.CircuitState() != "half_open" && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(quick.CircuitState(), "half_open");
+}
+
 TEST(AdmittedModelTest, CallerErrorsDoNotOpenTheBreaker) {
   Models models;
   AdmittedModel& m = models.Add("m", R"({"breaker": {"failures": 1},

@@ -464,6 +464,162 @@ TEST_P(StoreConformanceTest, ConcurrentAppendsFromEightThreads) {
   }
 }
 
+// ---- Waits and the event bus.
+
+TEST_P(StoreConformanceTest, SignalsAreReadUntilAnAppendConsumesThem) {
+  ASSERT_TRUE(store_->CreateRun(MakeRun("r1")).ok());
+  ASSERT_TRUE(store_->CreateRun(MakeRun("r2")).ok());
+  EXPECT_EQ(store_->PostSignal("nope", {{"kind", "approval"}}, 5).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->ReadSignals("nope").status().code(), Code::kNotFound);
+  Result<int64_t> a = store_->PostSignal("r1", {{"kind", "approval"}, {"step", "a"}}, 5);
+  Result<int64_t> b = store_->PostSignal("r1", {{"kind", "approval"}, {"step", "b"}}, 6);
+  Result<int64_t> c = store_->PostSignal("r2", {{"kind", "approval"}, {"step", "c"}}, 7);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_LT(*a, *b);
+  Result<std::vector<Signal>> got = store_->ReadSignals("r1");
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0].id, *a);
+  EXPECT_EQ((*got)[0].run_id, "r1");
+  EXPECT_EQ((*got)[0].data.at("step"), "a");
+  EXPECT_EQ((*got)[0].created_ms, 5);
+  EXPECT_EQ((*got)[1].id, *b);
+
+  // Consumption belongs to the append that records the signal: a failed append consumes nothing.
+  RunUpdate update;
+  update.consume_signals = {*a, *c};  // c belongs to r2: not consumed by r1's append
+  EXPECT_EQ(store_->AppendSync("r1", MakeEvents(5, 1), update).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(store_->ReadSignals("r1")->size(), 2u);
+  ASSERT_TRUE(store_->AppendSync("r1", MakeEvents(1, 1), update).ok());
+  got = store_->ReadSignals("r1");
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].id, *b);
+  EXPECT_EQ(store_->ReadSignals("r2")->size(), 1u);
+}
+
+TEST_P(StoreConformanceTest, ClaimRunIsACompareAndSetOfTheOwner) {
+  RunRecord run = MakeRun("r1", "wf", 1000, RunStatus::kWaiting);
+  ASSERT_TRUE(store_->CreateRun(run).ok());
+  EXPECT_EQ(store_->ClaimRun("nope", 0, "", 1, "h").status().code(), Code::kNotFound);
+  // Unowned and waiting: the first claim wins and makes it running; the second loses.
+  EXPECT_TRUE(*store_->ClaimRun("r1", 0, "", 11, "host-a"));
+  EXPECT_FALSE(*store_->ClaimRun("r1", 0, "", 12, "host-b"));
+  Result<RunRecord> got = store_->GetRun("r1");
+  EXPECT_EQ(got->owner_pid, 11);
+  EXPECT_EQ(got->owner_host, "host-a");
+  EXPECT_EQ(got->status, RunStatus::kRunning);
+  // Taking over from a known (dead) owner names it, host included.
+  EXPECT_FALSE(*store_->ClaimRun("r1", 11, "host-b", 13, "host-b"));
+  EXPECT_TRUE(*store_->ClaimRun("r1", 11, "host-a", 13, "host-b"));
+  // Releasing is an append; a finished run cannot be claimed.
+  RunUpdate release;
+  release.status = RunStatus::kWaiting;
+  release.owner_pid = 0;
+  release.owner_host = "";
+  ASSERT_TRUE(store_->AppendSync("r1", {}, release).ok());
+  EXPECT_EQ(store_->GetRun("r1")->status, RunStatus::kWaiting);
+  RunFilter waiting;
+  waiting.status = RunStatus::kWaiting;
+  EXPECT_EQ(Ids(*store_->ListRuns(waiting)), (std::vector<std::string>{"r1"}));
+  RunUpdate finish;
+  finish.status = RunStatus::kSucceeded;
+  ASSERT_TRUE(store_->AppendSync("r1", {}, finish).ok());
+  EXPECT_FALSE(*store_->ClaimRun("r1", 0, "", 14, "host-a"));
+}
+
+TEST_P(StoreConformanceTest, PublishedEventsReachSubscribedRunsOnce) {
+  ASSERT_TRUE(store_->CreateRun(MakeRun("waiter")).ok());
+  ASSERT_TRUE(store_->CreateRun(MakeRun("other")).ok());
+  ASSERT_TRUE(store_->CreateRun(MakeRun("emitter")).ok());
+  // Two waits of one run on the same name get one signal; a wait on another name none.
+  RunUpdate sub;
+  sub.subscribe = {{"w1", -1, "order.paid"}, {"w2", 0, "order.paid"}};
+  ASSERT_TRUE(store_->AppendSync("waiter", MakeEvents(1, 1), sub).ok());
+  RunUpdate sub2;
+  sub2.subscribe = {{"w", -1, "order.shipped"}};
+  ASSERT_TRUE(store_->AppendSync("other", MakeEvents(1, 1), sub2).ok());
+  EXPECT_EQ(*store_->SubscribedRuns("order.paid"), (std::vector<std::string>{"waiter"}));
+
+  BusEvent sent;
+  sent.id = "ev1";
+  sent.name = "order.paid";
+  sent.data = json::value{{"order", 7}};
+  sent.time_ms = 3000;
+  Result<std::vector<std::string>> delivered = store_->PublishEvent(sent);
+  ASSERT_TRUE(delivered.ok()) << delivered.status().ToString();
+  EXPECT_EQ(*delivered, (std::vector<std::string>{"waiter"}));
+  EXPECT_EQ(store_->PublishEvent(sent).status().code(), Code::kAlreadyExists);
+  Result<std::vector<Signal>> inbox = store_->ReadSignals("waiter");
+  ASSERT_EQ(inbox->size(), 1u);
+  EXPECT_EQ((*inbox)[0].data.at("kind"), "event");
+  EXPECT_EQ((*inbox)[0].data.at("id"), "ev1");
+  EXPECT_EQ((*inbox)[0].data.at("event"), "order.paid");
+  EXPECT_EQ((*inbox)[0].data.at("data"), sent.data);
+  EXPECT_TRUE(store_->ReadSignals("other")->empty());
+
+  // An emit is published by the append that journals it, and delivered in the same commit.
+  RunUpdate emit;
+  emit.publish.push_back({"ev2", "order.paid", json::value{{"order", 8}}, "emitter", 0, false});
+  ASSERT_TRUE(store_->AppendSync("emitter", MakeEvents(1, 1), emit).ok());
+  EXPECT_EQ(store_->ReadSignals("waiter")->size(), 2u);
+  // A repeated id fails the append, which then writes nothing.
+  EXPECT_EQ(store_->AppendSync("emitter", MakeEvents(2, 1), emit).code(),
+            Code::kFailedPrecondition);
+  EXPECT_EQ(store_->GetRun("emitter")->last_seq, 1u);
+
+  Result<std::vector<BusEvent>> listed = store_->ListEvents({});
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].id, "ev2");  // newest first
+  EXPECT_EQ((*listed)[0].source_run, "emitter");
+  EXPECT_EQ((*listed)[0].time_ms, 2001);  // the append's last event time
+  EXPECT_EQ((*listed)[1].id, "ev1");
+  EXPECT_EQ((*listed)[1].data, sent.data);
+  EXPECT_TRUE((*listed)[1].triggers_done);  // no trigger is registered for the name
+  EXPECT_EQ(store_->ListEvents({.name = "order.shipped"})->size(), 0u);
+  EXPECT_EQ(store_->ListEvents({.name = "", .triggers_pending = false, .limit = 1})->size(), 1u);
+
+  // A wait that ends unsubscribes; a finished run loses every subscription.
+  RunUpdate done;
+  done.unsubscribe = {{"w1", -1}};
+  ASSERT_TRUE(store_->AppendSync("waiter", MakeEvents(2, 1), done).ok());
+  EXPECT_EQ(*store_->SubscribedRuns("order.paid"), (std::vector<std::string>{"waiter"}));
+  RunUpdate finish;
+  finish.status = RunStatus::kFailed;
+  ASSERT_TRUE(store_->AppendSync("waiter", MakeEvents(3, 1), finish).ok());
+  EXPECT_TRUE(store_->SubscribedRuns("order.paid")->empty());
+}
+
+TEST_P(StoreConformanceTest, TriggersAreRegisteredByWorkflowAndEvent) {
+  TriggerRecord t{"on-paid", "order.paid", "flows/on_paid.yaml", "abc", 10};
+  ASSERT_TRUE(store_->PutTrigger(t).ok());
+  ASSERT_TRUE(
+      store_->PutTrigger({"on-paid", "order.refunded", "flows/on_paid.yaml", "abc", 10}).ok());
+  ASSERT_TRUE(store_->PutTrigger({"audit", "order.paid", "flows/audit.yaml", "def", 11}).ok());
+  t.workflow_blob = "abd";  // replaced, not added
+  ASSERT_TRUE(store_->PutTrigger(t).ok());
+  Result<std::vector<TriggerRecord>> paid = store_->ListTriggers("order.paid");
+  ASSERT_EQ(paid->size(), 2u);
+  EXPECT_EQ((*paid)[0].workflow, "audit");
+  EXPECT_EQ((*paid)[1].workflow, "on-paid");
+  EXPECT_EQ((*paid)[1].workflow_blob, "abd");
+  EXPECT_EQ((*paid)[1].workflow_file, "flows/on_paid.yaml");
+  EXPECT_EQ(store_->ListTriggers("")->size(), 3u);
+
+  // Events with triggers stay pending until their runs are created.
+  ASSERT_TRUE(store_->PublishEvent({"e1", "order.paid", json::value(1), "", 50, false}).ok());
+  ASSERT_TRUE(store_->PublishEvent({"e2", "nobody.listens", json::value(2), "", 51, false}).ok());
+  Result<std::vector<BusEvent>> pending = store_->ListEvents({.triggers_pending = true});
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].id, "e1");
+  ASSERT_TRUE(store_->MarkTriggersDone("e1").ok());
+  EXPECT_EQ(store_->MarkTriggersDone("e9").code(), Code::kNotFound);
+  EXPECT_TRUE(store_->ListEvents({.triggers_pending = true})->empty());
+
+  EXPECT_EQ(*store_->RemoveTriggers("on-paid"), 2);
+  EXPECT_EQ(*store_->RemoveTriggers("on-paid"), 0);
+  EXPECT_EQ(store_->ListTriggers("")->size(), 1u);
+}
+
 TEST_P(StoreConformanceTest, PersistsAcrossReopen) {
   if (!GetParam().persistent) GTEST_SKIP() << "backend keeps nothing after close";
   ASSERT_TRUE(store_->CreateRun(MakeRun("r1")).ok());
@@ -518,6 +674,84 @@ TEST_P(StoreConformanceTest, SecondStoreReadsWhileAppendsHappen) {
   writer.join();
   EXPECT_EQ(reader->ReadEvents("r1")->size(), 2 * kBatches);
   EXPECT_EQ(reader->GetRun("r1")->last_seq, 2 * kBatches);
+}
+
+// What ScanRuns visited, as "run" and "run/seq:type" entries in visiting order.
+std::vector<std::string> Scan(Store& store, const ScanFilter& filter) {
+  std::vector<std::string> seen;
+  std::string run_id;
+  ScanVisitor visitor;
+  visitor.run = [&](const RunRecord& run) {
+    run_id = run.id;
+    seen.push_back(run.id);
+    return Status::Ok();
+  };
+  visitor.event = [&](const Event& e) {
+    seen.push_back(run_id + "/" + std::to_string(e.seq) + ":" +
+                   std::string(core::EventTypeName(e.type)));
+    return Status::Ok();
+  };
+  Status st = store.ScanRuns(filter, visitor);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return seen;
+}
+
+TEST_P(StoreConformanceTest, ScanRunsOldestFirstWithTheirEvents) {
+  ASSERT_TRUE(store_->CreateRun(MakeRun("d", "alpha", 300)).ok());
+  ASSERT_TRUE(store_->CreateRun(MakeRun("a", "alpha", 100)).ok());
+  ASSERT_TRUE(store_->CreateRun(MakeRun("b", "beta", 300)).ok());
+  ASSERT_TRUE(store_->CreateRun(MakeRun("c", "alpha", 200)).ok());
+  std::vector<Event> a_events = MakeEvents(1, 3);
+  a_events[1].type = EventType::kModelCalled;
+  a_events[1].data = {{"model", "fast"}, {"usage", {{"input_tokens", 7}}}};
+  ASSERT_TRUE(store_->AppendSync("a", a_events).ok());
+  ASSERT_TRUE(store_->AppendSync("b", MakeEvents(1, 2)).ok());
+  ASSERT_TRUE(store_->AppendSync("d", MakeEvents(1, 1)).ok());
+
+  // Oldest first, ties by id; a run without events is visited too.
+  EXPECT_EQ(Scan(*store_, {}),
+            (std::vector<std::string>{"a", "a/1:step_succeeded", "a/2:model_called",
+                                      "a/3:step_succeeded", "c", "b", "b/1:step_succeeded",
+                                      "b/2:step_succeeded", "d", "d/1:step_succeeded"}));
+  ScanFilter since;
+  since.created_since_ms = 200;
+  since.types = {EventType::kModelCalled, EventType::kRunFinished};
+  EXPECT_EQ(Scan(*store_, since), (std::vector<std::string>{"c", "b", "d"}));
+  ScanFilter alpha;
+  alpha.workflow_name = "alpha";
+  alpha.types = {EventType::kModelCalled};
+  EXPECT_EQ(Scan(*store_, alpha), (std::vector<std::string>{"a", "a/2:model_called", "c", "d"}));
+
+  // Every field arrives: the run record whole, the event with its data.
+  ScanVisitor check;
+  int runs = 0;
+  check.run = [&](const RunRecord& run) {
+    ++runs;
+    EXPECT_EQ(run.workflow_file, "flows/" + run.workflow_name + ".yaml");
+    EXPECT_EQ(run.inputs.at("topic"), "rivers");
+    // Visitors may read the store while the scan is under way.
+    Result<RunRecord> again = store_->GetRun(run.id);
+    EXPECT_TRUE(again.ok());
+    return Status::Ok();
+  };
+  check.event = [&](const Event& e) {
+    EXPECT_EQ(e.step, "step2");
+    EXPECT_EQ(e.time_ms, 2002);
+    EXPECT_EQ(e.data.at("usage").at("input_tokens"), 7);
+    return Status::Ok();
+  };
+  ASSERT_TRUE(store_->ScanRuns(alpha, check).ok());
+  EXPECT_EQ(runs, 3);
+
+  // A visitor's error stops the scan and comes back.
+  ScanVisitor stop;
+  int events = 0;
+  stop.event = [&](const Event&) {
+    return ++events == 2 ? Status(Code::kCancelled, "enough") : Status::Ok();
+  };
+  Status st = store_->ScanRuns({}, stop);
+  EXPECT_EQ(st.code(), Code::kCancelled);
+  EXPECT_EQ(events, 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(kBackends),

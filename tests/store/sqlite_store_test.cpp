@@ -122,7 +122,7 @@ TEST_P(SqliteStoreTest, FileIsIntactAfterABurst) {
   EXPECT_EQ(raw.Query("PRAGMA integrity_check"), "ok");
   EXPECT_EQ(raw.Query("PRAGMA foreign_key_check"), "");
   EXPECT_EQ(raw.Query("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.Query("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.Query("PRAGMA user_version"), "3");
   EXPECT_EQ(raw.Query("SELECT count(*) FROM events"), std::to_string(kThreads * kBatches * 2));
   EXPECT_EQ(raw.Query("SELECT count(*) FROM blobs"), std::to_string(kThreads * 5));
   EXPECT_EQ(raw.Query("SELECT min(last_seq) FROM runs"), std::to_string(kBatches * 2));
@@ -138,6 +138,9 @@ TEST_P(SqliteStoreTest, VersionOneJournalGainsTheSpendLedger) {
     RawConnection raw(path_);
     raw.Query("DROP TABLE spend");
     raw.Query("DROP TABLE response_cache");
+    for (const char* table : {"signals", "bus_events", "subscriptions", "triggers"}) {
+      raw.Exec(std::string("DROP TABLE ") + table);
+    }
     raw.Query("PRAGMA user_version = 1");
   }
   std::unique_ptr<Store> store = Open();
@@ -149,7 +152,31 @@ TEST_P(SqliteStoreTest, VersionOneJournalGainsTheSpendLedger) {
   EXPECT_DOUBLE_EQ(*store->DailySpend("2026-11-21", "*"), 0.5);
   store.reset();
   RawConnection raw(path_);
-  EXPECT_EQ(raw.Query("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.Query("PRAGMA user_version"), "3");
+}
+
+TEST_P(SqliteStoreTest, VersionTwoJournalGainsTheEventBus) {
+  {
+    std::unique_ptr<Store> store = Open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->CreateRun(MakeRun("old")).ok());
+  }
+  {
+    RawConnection raw(path_);
+    for (const char* table : {"signals", "bus_events", "subscriptions", "triggers"}) {
+      raw.Exec(std::string("DROP TABLE ") + table);
+    }
+    raw.Exec("PRAGMA user_version = 2");
+  }
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->GetRun("old").ok());
+  EXPECT_TRUE(store->PostSignal("old", {{"kind", "approval"}}, 1).ok());
+  EXPECT_EQ(store->ReadSignals("old")->size(), 1u);
+  EXPECT_TRUE(store->PutTrigger({"wf", "ev", "wf.yaml", "h", 1}).ok());
+  store.reset();
+  RawConnection raw(path_);
+  EXPECT_EQ(raw.Query("PRAGMA user_version"), "3");
 }
 
 TEST_P(SqliteStoreTest, OpenReadTransactionDoesNotBlockAppends) {

@@ -183,6 +183,11 @@ Status AdmittedModel::LinkFallbacks(
   return Status::Ok();
 }
 
+std::string AdmittedModel::CircuitState() const {
+  BreakerState state = gate_->State(hub_->clock().NowMillis());
+  return state == BreakerState::kClosed ? std::string() : std::string(BreakerStateName(state));
+}
+
 bool AdmittedModel::FallsBackOn(std::string_view error_type) const {
   return std::find(config_.fallback_on.begin(), config_.fallback_on.end(), error_type) !=
          config_.fallback_on.end();

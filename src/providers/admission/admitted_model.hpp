@@ -53,6 +53,8 @@ class AdmittedModel final : public ChatModel {
   // 429 hold still in force; no_retry when the retry budget is spent).
   boost::asio::awaitable<Result<ChatResponse>> Complete(ChatRequest request) override;
   std::string_view provider() const override { return inner_->provider(); }
+  // This model's own breaker (not its fallbacks').
+  std::string CircuitState() const override;
 
   const std::string& name() const { return name_; }
   const AdmissionIdentity& identity() const { return identity_; }

@@ -314,6 +314,7 @@ uint64_t CallHash(uint64_t seed, std::string_view stream, const ChatRequest& r, 
   h = Fnv1a64(r.step_id, h);
   h = Fnv1a64(fmt::format("\x1f{}\x1f", r.item), h);
   if (attempt) h = Fnv1a64(fmt::format("{}\x1f", std::max(r.attempt, 1)), h);
+  if (r.iteration > 1) h = Fnv1a64(fmt::format("iteration {}\x1f", r.iteration), h);
   if (messages) {
     for (const auto& m : r.messages) {
       h = Fnv1a64(m.role, h);
@@ -701,7 +702,9 @@ Result<ChatResponse> SimModel::Respond(const ChatRequest& request) const {
   }
   ChatResponse response;
   if (const std::vector<Reply>* script = ScriptFor(request)) {
-    size_t index = static_cast<size_t>(std::max(request.attempt, 1) - 1) + ToolTurns(request);
+    // Element i answers the (i+1)-th call: attempts and loop iterations both move on.
+    size_t index = static_cast<size_t>(std::max(request.attempt, 1) - 1) +
+                   static_cast<size_t>(std::max(request.iteration, 1) - 1) + ToolTurns(request);
     BATON_ASSIGN_OR_RETURN(response,
                            FromScript((*script)[std::min(index, script->size() - 1)], request));
   } else {

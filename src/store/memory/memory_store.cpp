@@ -6,6 +6,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -153,6 +154,103 @@ class MemoryStore final : public Store {
   // Appends complete inline, so every earlier Append has already completed.
   Status Flush() override { return Status::Ok(); }
 
+  // ---- Waits and the event bus.
+
+  Result<int64_t> PostSignal(std::string_view run_id, json::object data, int64_t now_ms) override {
+    std::lock_guard lock(mu_);
+    if (!runs_.contains(run_id)) return NotFound("run " + std::string(run_id) + " not found");
+    int64_t id = ++last_signal_;
+    signals_[id] = Signal{id, std::string(run_id), std::move(data), now_ms};
+    return id;
+  }
+
+  Result<std::vector<Signal>> ReadSignals(std::string_view run_id) override {
+    std::lock_guard lock(mu_);
+    if (!runs_.contains(run_id)) return NotFound("run " + std::string(run_id) + " not found");
+    std::vector<Signal> out;
+    for (const auto& [id, signal] : signals_) {
+      if (signal.run_id == run_id) out.push_back(signal);
+    }
+    return out;
+  }
+
+  Result<bool> ClaimRun(std::string_view run_id, int64_t expected_pid,
+                        std::string_view expected_host, int64_t pid,
+                        std::string_view host) override {
+    std::lock_guard lock(mu_);
+    auto it = runs_.find(run_id);
+    if (it == runs_.end()) return NotFound("run " + std::string(run_id) + " not found");
+    RunRecord& run = it->second.record;
+    if (core::IsTerminal(run.status) || run.owner_pid != expected_pid ||
+        (expected_pid != 0 && run.owner_host != expected_host)) {
+      return false;
+    }
+    run.owner_pid = pid;
+    run.owner_host = host;
+    if (run.status == core::RunStatus::kWaiting) run.status = core::RunStatus::kRunning;
+    return true;
+  }
+
+  Result<std::vector<std::string>> PublishEvent(const BusEvent& event) override {
+    std::lock_guard lock(mu_);
+    return Publish(event);
+  }
+
+  Result<std::vector<BusEvent>> ListEvents(const EventFilter& filter) override {
+    std::lock_guard lock(mu_);
+    std::vector<BusEvent> out;
+    for (auto it = bus_.rbegin(); it != bus_.rend(); ++it) {
+      if (!filter.name.empty() && it->name != filter.name) continue;
+      if (filter.triggers_pending && it->triggers_done) continue;
+      out.push_back(*it);
+      if (filter.limit > 0 && out.size() >= filter.limit) break;
+    }
+    return out;
+  }
+
+  Status MarkTriggersDone(std::string_view event_id) override {
+    std::lock_guard lock(mu_);
+    for (auto& e : bus_) {
+      if (e.id == event_id) {
+        e.triggers_done = true;
+        return Status::Ok();
+      }
+    }
+    return NotFound("event " + std::string(event_id) + " not found");
+  }
+
+  Result<std::vector<std::string>> SubscribedRuns(std::string_view event) override {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& [key, name] : subscriptions_) {
+      if (name == event && (out.empty() || out.back() != std::get<0>(key))) {
+        out.push_back(std::get<0>(key));
+      }
+    }
+    return out;
+  }
+
+  Status PutTrigger(const TriggerRecord& trigger) override {
+    std::lock_guard lock(mu_);
+    triggers_[{trigger.workflow, trigger.event}] = trigger;
+    return Status::Ok();
+  }
+
+  Result<std::vector<TriggerRecord>> ListTriggers(std::string_view event) override {
+    std::lock_guard lock(mu_);
+    std::vector<TriggerRecord> out;
+    for (const auto& [key, t] : triggers_) {
+      if (event.empty() || t.event == event) out.push_back(t);
+    }
+    return out;
+  }
+
+  Result<int> RemoveTriggers(std::string_view workflow) override {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(
+        std::erase_if(triggers_, [&](const auto& kv) { return kv.first.first == workflow; }));
+  }
+
  private:
   Status ApplyAppend(const std::string& run_id, std::vector<core::Event>& events,
                      std::optional<RunUpdate>& update) {
@@ -161,6 +259,14 @@ class MemoryStore final : public Store {
     if (it == runs_.end()) return NotFound("run " + run_id + " not found");
     RunEntry& entry = it->second;
     BATON_RETURN_IF_ERROR(CheckSequence(run_id, entry.record.last_seq, events));
+    if (update) {
+      for (const BusEvent& e : update->publish) {
+        auto taken = [&](const BusEvent& b) { return b.id == e.id; };
+        if (std::any_of(bus_.begin(), bus_.end(), taken)) {
+          return FailedPrecondition("event id " + e.id + " is already taken");
+        }
+      }
+    }
     if (!events.empty()) {
       entry.record.last_seq = events.back().seq;
       entry.record.updated_ms = std::max(entry.record.updated_ms, events.back().time_ms);
@@ -170,8 +276,53 @@ class MemoryStore final : public Store {
     if (update) {
       for (const SpendDelta& d : update->spend) spend_[d.day + '\n' + d.scope] += d.usd;
       ApplyUpdate(*update, entry.record);
+      ApplyWaits(run_id, *update, events.empty() ? 0 : events.back().time_ms);
+      if (core::IsTerminal(entry.record.status)) {
+        std::erase_if(subscriptions_,
+                      [&](const auto& kv) { return std::get<0>(kv.first) == run_id; });
+      }
     }
     return Status::Ok();
+  }
+
+  // The inbox, subscription and bus parts of an append (under mu_).
+  void ApplyWaits(const std::string& run_id, const RunUpdate& update, int64_t now_ms) {
+    for (int64_t id : update.consume_signals) {
+      auto it = signals_.find(id);
+      if (it != signals_.end() && it->second.run_id == run_id) signals_.erase(it);
+    }
+    for (const auto& [step, item] : update.unsubscribe) subscriptions_.erase({run_id, step, item});
+    for (const Subscription& s : update.subscribe) {
+      subscriptions_[{run_id, s.step, s.item}] = s.event;
+    }
+    for (const BusEvent& e : update.publish) {
+      BusEvent copy = e;
+      if (copy.time_ms == 0) copy.time_ms = now_ms;
+      (void)Publish(copy);
+    }
+  }
+
+  // Records `event` and delivers it to the subscribed runs (under mu_).
+  Result<std::vector<std::string>> Publish(const BusEvent& event) {
+    for (const BusEvent& b : bus_) {
+      if (b.id == event.id) {
+        return Status(Code::kAlreadyExists, "event " + event.id + " already exists");
+      }
+    }
+    BusEvent e = event;
+    e.triggers_done = std::none_of(triggers_.begin(), triggers_.end(),
+                                   [&](const auto& kv) { return kv.second.event == e.name; });
+    std::vector<std::string> delivered;
+    for (const auto& [key, name] : subscriptions_) {
+      const std::string& run = std::get<0>(key);
+      if (name != e.name || (!delivered.empty() && delivered.back() == run)) continue;
+      delivered.push_back(run);
+      int64_t id = ++last_signal_;
+      json::object data{{"kind", "event"}, {"id", e.id}, {"event", e.name}, {"data", e.data}};
+      signals_[id] = Signal{id, run, std::move(data), e.time_ms};
+    }
+    bus_.push_back(std::move(e));
+    return delivered;
   }
 
   std::mutex mu_;
@@ -179,6 +330,11 @@ class MemoryStore final : public Store {
   std::unordered_map<std::string, std::string> blobs_;
   std::unordered_map<std::string, double> spend_;                           // "day\nscope" -> usd
   std::unordered_map<std::string, std::pair<std::string, int64_t>> cache_;  // -> value, expiry
+  int64_t last_signal_ = 0;
+  std::map<int64_t, Signal> signals_;  // unconsumed
+  std::map<std::tuple<std::string, std::string, int32_t>, std::string> subscriptions_;  // -> event
+  std::vector<BusEvent> bus_;                                              // oldest first
+  std::map<std::pair<std::string, std::string>, TriggerRecord> triggers_;  // (workflow, event)
 };
 
 }  // namespace

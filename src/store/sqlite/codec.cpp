@@ -43,20 +43,20 @@ Result<RunRecord> DecodeRun(const Statement& stmt) {
   return run;
 }
 
-Result<core::Event> DecodeEvent(const Statement& stmt) {
+Result<core::Event> DecodeEvent(const Statement& stmt, int first) {
   core::Event event;
-  event.seq = static_cast<uint64_t>(stmt.ColumnInt(0));
-  std::optional<core::EventType> type = core::EventTypeFromName(stmt.ColumnText(1));
+  event.seq = static_cast<uint64_t>(stmt.ColumnInt(first));
+  std::optional<core::EventType> type = core::EventTypeFromName(stmt.ColumnText(first + 1));
   if (!type) {
     return Internal("journal: event " + std::to_string(event.seq) + " has unknown type '" +
-                    std::string(stmt.ColumnText(1)) + "'");
+                    std::string(stmt.ColumnText(first + 1)) + "'");
   }
   event.type = *type;
-  event.step = stmt.ColumnText(2);
-  event.item = static_cast<int32_t>(stmt.ColumnInt(3));
-  event.attempt = static_cast<int32_t>(stmt.ColumnInt(4));
-  event.time_ms = stmt.ColumnInt(5);
-  BATON_ASSIGN_OR_RETURN(event.data, DecodeObject(stmt.ColumnText(6), "data"));
+  event.step = stmt.ColumnText(first + 2);
+  event.item = static_cast<int32_t>(stmt.ColumnInt(first + 3));
+  event.attempt = static_cast<int32_t>(stmt.ColumnInt(first + 4));
+  event.time_ms = stmt.ColumnInt(first + 5);
+  BATON_ASSIGN_OR_RETURN(event.data, DecodeObject(stmt.ColumnText(first + 6), "data"));
   return event;
 }
 

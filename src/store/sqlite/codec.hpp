@@ -14,7 +14,8 @@ namespace baton::store::sqlite {
 // with kInternal when a stored value does not decode (a damaged or foreign file).
 Result<RunRecord> DecodeRun(const Statement& stmt);
 
-// Reads an event from the current row of `stmt`: seq, type, step, item, attempt, time_ms, data.
-Result<core::Event> DecodeEvent(const Statement& stmt);
+// Reads an event from the current row of `stmt`: seq, type, step, item, attempt, time_ms, data,
+// starting at column `first`.
+Result<core::Event> DecodeEvent(const Statement& stmt, int first = 0);
 
 }  // namespace baton::store::sqlite

@@ -62,6 +62,46 @@ CREATE TABLE response_cache (
 );
 )sql";
 
+// Version 3: waits and the event bus: run inboxes (signals), published events, the waiting
+// runs' subscriptions, and triggers (workflows started by events).
+constexpr const char* kCreateBus = R"sql(
+CREATE TABLE signals (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id     TEXT NOT NULL,
+  data       TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  consumed   INTEGER NOT NULL
+);
+CREATE INDEX signals_pending ON signals (run_id, id) WHERE consumed = 0;
+CREATE TABLE bus_events (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  id            TEXT NOT NULL UNIQUE,
+  name          TEXT NOT NULL,
+  data          TEXT NOT NULL,
+  source_run    TEXT NOT NULL,
+  time_ms       INTEGER NOT NULL,
+  triggers_done INTEGER NOT NULL
+);
+CREATE INDEX bus_events_by_name ON bus_events (name, seq);
+CREATE TABLE subscriptions (
+  run_id   TEXT NOT NULL,
+  step     TEXT NOT NULL,
+  item     INTEGER NOT NULL,
+  event    TEXT NOT NULL,
+  PRIMARY KEY (run_id, step, item)
+) WITHOUT ROWID;
+CREATE INDEX subscriptions_by_event ON subscriptions (event, run_id);
+CREATE TABLE triggers (
+  workflow      TEXT NOT NULL,
+  event         TEXT NOT NULL,
+  workflow_file TEXT NOT NULL,
+  workflow_blob TEXT NOT NULL,
+  created_ms    INTEGER NOT NULL,
+  PRIMARY KEY (workflow, event)
+) WITHOUT ROWID;
+CREATE INDEX triggers_by_event ON triggers (event);
+)sql";
+
 }  // namespace
 
 Status ConfigureConnection(Database& db, const SqliteOptions& options) {
@@ -84,9 +124,10 @@ Status EnsureSchema(Database& db) {
   BATON_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
   Result<int64_t> version = db.QueryInt("PRAGMA user_version");
   Status status = version.status();
-  if (status.ok() && (*version == 0 || *version == 1)) {
+  if (status.ok() && *version >= 0 && *version < kSchemaVersion) {
     if (*version == 0) status = db.Exec(kCreateSchema);
-    if (status.ok()) status = db.Exec(kCreateSpend);
+    if (status.ok() && *version <= 1) status = db.Exec(kCreateSpend);
+    if (status.ok() && *version <= 2) status = db.Exec(kCreateBus);
     if (status.ok()) {
       status = db.Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
     }

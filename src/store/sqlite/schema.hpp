@@ -9,7 +9,7 @@
 namespace baton::store::sqlite {
 
 // The schema version this build reads and writes (PRAGMA user_version).
-inline constexpr int64_t kSchemaVersion = 2;
+inline constexpr int64_t kSchemaVersion = 3;
 
 // Applies the settings every connection needs: busy_timeout, foreign_keys=ON, and synchronous.
 Status ConfigureConnection(Database& db, const SqliteOptions& options);

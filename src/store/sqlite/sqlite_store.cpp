@@ -17,6 +17,7 @@
 
 #include "base/hash.hpp"
 #include "store/sequence.hpp"
+#include "store/sqlite/bus.hpp"
 #include "store/sqlite/checkpointer.hpp"
 #include "store/sqlite/codec.hpp"
 #include "store/sqlite/database.hpp"
@@ -93,6 +94,15 @@ constexpr const char* kListRunsByWorkflow = "SELECT " BATON_RUN_COLUMNS
 constexpr const char* kListRunsByBoth = "SELECT " BATON_RUN_COLUMNS
                                         "FROM runs WHERE status = ?1 AND workflow_name = ?2 "
                                         "ORDER BY created_ms DESC, id DESC LIMIT ?3";
+// ScanRuns: runs oldest first, each with its events (of the types listed in ?3 as ",a,b,", or
+// all when ?3 is ''); a run without such events still gives one row, with NULL event columns.
+constexpr const char* kScanRuns =
+    "SELECT " BATON_RUN_COLUMNS
+    ", e.seq, e.type, e.step, e.item, e.attempt, e.time_ms, e.data FROM runs "
+    "LEFT JOIN events e ON e.run_id = runs.id AND (?3 = '' OR instr(?3, ',' || e.type || ',') > 0) "
+    "WHERE created_ms >= ?1 AND (?2 = '' OR workflow_name = ?2) "
+    "ORDER BY created_ms, id, e.seq";
+constexpr int kScanEventColumn = 16;  // first event column of kScanRuns
 #undef BATON_RUN_COLUMNS
 
 // Idle read connections kept open; more are opened when many threads read at once.
@@ -137,6 +147,7 @@ Status ApplyAppend(Database& db, WriteOp& op) {
     last_seq = static_cast<uint64_t>(select->ColumnInt(0));
   }
   BATON_RETURN_IF_ERROR(CheckSequence(op.run_id, last_seq, op.events));
+  if (op.update) BATON_RETURN_IF_ERROR(sqlite::CheckWaitUpdate(db, *op.update));
 
   BATON_ASSIGN_OR_RETURN(Statement * insert, db.Prepare(kInsertEvent));
   std::string data;
@@ -186,6 +197,9 @@ Status ApplyAppend(Database& db, WriteOp& op) {
     }
     if (u.owner_pid) update->BindInt(8, *u.owner_pid);
     if (u.owner_host) update->BindText(9, *u.owner_host);
+    BATON_RETURN_IF_ERROR(sqlite::ApplyWaitUpdate(db, op.run_id, u,
+                                                  op.events.empty() ? 0 : op.events.back().time_ms,
+                                                  u.status && core::IsTerminal(*u.status)));
   }
   return update->Run();
 }
@@ -344,6 +358,42 @@ class SqliteStore final : public Store {
     });
   }
 
+  Status ScanRuns(const ScanFilter& filter, const ScanVisitor& visitor) override {
+    std::string types;
+    if (!filter.types.empty()) {
+      types = ",";
+      for (core::EventType type : filter.types) {
+        types += core::EventTypeName(type);
+        types += ',';
+      }
+    }
+    return WithReader([&](Database& db) -> Status {
+      BATON_ASSIGN_OR_RETURN(Statement * select, db.Prepare(kScanRuns));
+      ScopedReset reset(*select);
+      select->BindInt(1, filter.created_since_ms);
+      select->BindText(2, filter.workflow_name);
+      select->BindText(3, types);
+      std::string current;
+      bool first = true;
+      for (;;) {
+        BATON_ASSIGN_OR_RETURN(bool row, select->Step());
+        if (!row) break;
+        if (first || select->ColumnText(0) != current) {
+          first = false;
+          current = select->ColumnText(0);
+          if (visitor.run) {
+            BATON_ASSIGN_OR_RETURN(RunRecord run, sqlite::DecodeRun(*select));
+            BATON_RETURN_IF_ERROR(visitor.run(run));
+          }
+        }
+        if (!visitor.event || select->ColumnIsNull(kScanEventColumn)) continue;
+        BATON_ASSIGN_OR_RETURN(core::Event event, sqlite::DecodeEvent(*select, kScanEventColumn));
+        BATON_RETURN_IF_ERROR(visitor.event(event));
+      }
+      return Status::Ok();
+    });
+  }
+
   Status RequestCancel(std::string_view run_id) override {
     return RunOnWriter([run_id](Database& db) -> Status {
       BATON_ASSIGN_OR_RETURN(Statement * update, db.Prepare(kRequestCancel));
@@ -432,6 +482,75 @@ class SqliteStore final : public Store {
       if (!row) return NotFound("blob " + std::string(hash) + " not found");
       return std::string(select->ColumnBlob(0));
     });
+  }
+
+  // ---- Waits and the event bus (store/sqlite/bus.hpp).
+
+  Result<int64_t> PostSignal(std::string_view run_id, json::object data, int64_t now_ms) override {
+    int64_t id = 0;
+    BATON_RETURN_IF_ERROR(RunOnWriter([&](Database& db) -> Status {
+      BATON_ASSIGN_OR_RETURN(id, sqlite::InsertSignal(db, run_id, data, now_ms));
+      return Status::Ok();
+    }));
+    return id;
+  }
+
+  Result<std::vector<Signal>> ReadSignals(std::string_view run_id) override {
+    return WithReader([&](Database& db) { return sqlite::SelectSignals(db, run_id); });
+  }
+
+  Result<bool> ClaimRun(std::string_view run_id, int64_t expected_pid,
+                        std::string_view expected_host, int64_t pid,
+                        std::string_view host) override {
+    bool claimed = false;
+    BATON_RETURN_IF_ERROR(RunOnWriter([&](Database& db) -> Status {
+      BATON_ASSIGN_OR_RETURN(claimed,
+                             sqlite::ClaimRun(db, run_id, expected_pid, expected_host, pid, host));
+      return Status::Ok();
+    }));
+    return claimed;
+  }
+
+  Result<std::vector<std::string>> PublishEvent(const BusEvent& event) override {
+    std::vector<std::string> runs;
+    BATON_RETURN_IF_ERROR(RunOnWriter([&](Database& db) -> Status {
+      auto published = sqlite::PublishEvent(db, event);
+      if (!published.ok() && published.error().code() == Code::kFailedPrecondition) {
+        return {Code::kAlreadyExists, published.error().message()};
+      }
+      BATON_ASSIGN_OR_RETURN(runs, std::move(published));
+      return Status::Ok();
+    }));
+    return runs;
+  }
+
+  Result<std::vector<BusEvent>> ListEvents(const EventFilter& filter) override {
+    return WithReader([&](Database& db) { return sqlite::SelectEvents(db, filter); });
+  }
+
+  Status MarkTriggersDone(std::string_view event_id) override {
+    return RunOnWriter([&](Database& db) { return sqlite::MarkTriggersDone(db, event_id); });
+  }
+
+  Result<std::vector<std::string>> SubscribedRuns(std::string_view event) override {
+    return WithReader([&](Database& db) { return sqlite::SelectSubscribedRuns(db, event); });
+  }
+
+  Status PutTrigger(const TriggerRecord& trigger) override {
+    return RunOnWriter([&](Database& db) { return sqlite::PutTrigger(db, trigger); });
+  }
+
+  Result<std::vector<TriggerRecord>> ListTriggers(std::string_view event) override {
+    return WithReader([&](Database& db) { return sqlite::SelectTriggers(db, event); });
+  }
+
+  Result<int> RemoveTriggers(std::string_view workflow) override {
+    int removed = 0;
+    BATON_RETURN_IF_ERROR(RunOnWriter([&](Database& db) -> Status {
+      BATON_ASSIGN_OR_RETURN(removed, sqlite::DeleteTriggers(db, workflow));
+      return Status::Ok();
+    }));
+    return removed;
   }
 
   // Ok unless the store is poisoned, in which case the poisoning error.
