@@ -16,20 +16,6 @@ const Step& StepAt(const RunState& state, int i) {
   return state.workflow().steps[static_cast<size_t>(i)];
 }
 
-// The blocks of a container (a loop has one: its body).
-size_t BlockCount(const Step& step) {
-  if (const auto* s = std::get_if<SwitchStep>(&step.kind)) return s->cases.size();
-  if (const auto* p = std::get_if<ParallelStep>(&step.kind)) return p->branches.size();
-  if (std::holds_alternative<LoopStep>(step.kind)) return 1;
-  return 0;
-}
-
-const Block& BlockOf(const Step& step, size_t b) {
-  if (const auto* s = std::get_if<SwitchStep>(&step.kind)) return s->cases[b];
-  if (const auto* p = std::get_if<ParallelStep>(&step.kind)) return p->branches[b];
-  return std::get<LoopStep>(step.kind).body;
-}
-
 // {id: output} of a block's direct children.
 json::object BlockOutputs(const RunState& state, const Block& block) {
   json::object o;
@@ -39,7 +25,7 @@ json::object BlockOutputs(const RunState& state, const Block& block) {
 
 void CancelBlock(RunState& state, Decision& out, int i, size_t b, const std::string& reason,
                  int64_t now) {
-  for (int c : BlockOf(StepAt(state, i), b).steps) CancelStep(state, out, c, reason, now);
+  for (int c : BlockAt(StepAt(state, i).kind, b).steps) CancelStep(state, out, c, reason, now);
 }
 
 void FinishBranch(RunState& state, Decision& out, int i, size_t b, std::string_view status,
@@ -47,7 +33,7 @@ void FinishBranch(RunState& state, Decision& out, int i, size_t b, std::string_v
   const Step& step = StepAt(state, i);
   Event e = MakeEvent(EventType::kBranchFinished, step);
   e.data["block"] = b;
-  e.data["name"] = BlockOf(step, b).name;
+  e.data["name"] = BlockAt(step.kind, b).name;
   e.data["status"] = status;
   if (error) e.data["error"] = *error;
   Emit(state, out, std::move(e), now);
@@ -90,7 +76,7 @@ void SettleSwitch(RunState& state, Decision& out, int i, int64_t now) {
       return;
     }
     if (st.blocks[b] == BlockState::kSucceeded) {
-      const Block& block = BlockOf(step, b);
+      const Block& block = BlockAt(step.kind, b);
       json::object result{{"case", block.name}, {"outputs", BlockOutputs(state, block)}};
       SucceedStep(state, out, i, 1, json::value(std::move(result)), now);
       return;
@@ -122,7 +108,7 @@ void SettleParallel(RunState& state, Decision& out, int i, int64_t now) {
     json::object branches;
     for (size_t b = 0; b < total; ++b) {
       if (st.blocks[b] != BlockState::kSucceeded) continue;
-      const Block& block = BlockOf(step, b);
+      const Block& block = BlockAt(step.kind, b);
       winners.emplace_back(block.name);
       branches[block.name] = BlockOutputs(state, block);
     }
@@ -130,7 +116,7 @@ void SettleParallel(RunState& state, Decision& out, int i, int64_t now) {
   };
   if (failed > 0 && (par.join == ParallelStep::Join::kAll || total - failed < need)) {
     json::object err = st.block_error[static_cast<size_t>(first_failed)];
-    const Block& fb = BlockOf(step, static_cast<size_t>(first_failed));
+    const Block& fb = BlockAt(step.kind, static_cast<size_t>(first_failed));
     std::string message = err.contains("message") && err["message"].is_string()
                               ? std::string(err["message"].get_string())
                               : std::string();
@@ -362,9 +348,9 @@ void CancelStep(RunState& state, Decision& out, int i, const std::string& reason
 void SkipStep(RunState& state, Decision& out, int i, const std::string& reason, int64_t now) {
   const Step& step = StepAt(state, i);
   if (state.step(i).status != StepStatus::kPending) return;
-  size_t blocks = BlockCount(step);
+  size_t blocks = BlockCount(step.kind);
   for (size_t b = 0; b < blocks; ++b) {
-    for (int c : BlockOf(step, b).steps) SkipStep(state, out, c, reason, now);
+    for (int c : BlockAt(step.kind, b).steps) SkipStep(state, out, c, reason, now);
   }
   Event e = MakeEvent(EventType::kStepSkipped, step);
   e.data["reason"] = reason;

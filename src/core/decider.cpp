@@ -294,27 +294,20 @@ bool HasSlot(const RunState& state) {
   return limit <= 0 || state.running_instances() < limit;
 }
 
-// A step's priority: its own or its containers', whichever is higher.
-Priority EffectivePriority(const Workflow& wf, int i) {
-  Priority p = Priority::kLow;
-  for (int k = i; k >= 0; k = wf.steps[static_cast<size_t>(k)].parent) {
-    p = std::max(p, wf.steps[static_cast<size_t>(k)].priority);
-  }
-  return p;
-}
-
 // The position in the ready queue of the next step to start: the highest priority first, then
 // readiness order; a step that would dispatch waits while the run has no free slot. -1: none.
+// Without priorities and with a free slot it is the front, so the common case stays O(1).
 int PickReady(const RunState& state, const std::deque<int>& ready) {
   const Workflow& wf = state.workflow();
   bool slot = HasSlot(state);
+  if (!wf.prioritized && slot) return ready.empty() ? -1 : 0;
   int best = -1;
   Priority best_priority = Priority::kLow;
   for (size_t k = 0; k < ready.size(); ++k) {
     int i = ready[k];
     if (state.step(i).status != StepStatus::kPending) return static_cast<int>(k);  // stale: drop
     if (!slot && Dispatches(wf.steps[static_cast<size_t>(i)])) continue;
-    Priority p = EffectivePriority(wf, i);
+    Priority p = wf.effective_priority[static_cast<size_t>(i)];
     if (best < 0 || p > best_priority) {
       best = static_cast<int>(k);
       best_priority = p;
@@ -327,7 +320,7 @@ void StartItems(RunState& state, Decision& out, int i, int64_t now) {
   const Step& step = state.workflow().steps[static_cast<size_t>(i)];
   auto& st = state.step(i);
   int count = static_cast<int>(st.instances.size());
-  bool inline_kind = std::holds_alternative<SetStep>(step.kind);
+  bool inline_kind = !Dispatches(step);
   while (st.next_item < count && st.status == StepStatus::kRunning &&
          (step.max_parallel <= 0 || st.running < step.max_parallel) &&
          (inline_kind || HasSlot(state))) {
@@ -557,9 +550,12 @@ void Decider::Advance(RunState& state, int64_t now, Decision& out) {
     // Active steps: more for_each items, due retries.
     out.wake_at_ms = 0;
     std::vector<int> active = state.active_steps();
-    std::stable_sort(active.begin(), active.end(), [&](int a, int b) {
-      return EffectivePriority(state.workflow(), a) > EffectivePriority(state.workflow(), b);
-    });
+    if (state.workflow().prioritized) {
+      const auto& prio = state.workflow().effective_priority;
+      std::stable_sort(active.begin(), active.end(), [&](int a, int b) {
+        return prio[static_cast<size_t>(a)] > prio[static_cast<size_t>(b)];
+      });
+    }
     for (int i : active) {
       auto& st = state.step(i);
       if (st.status != StepStatus::kRunning) continue;

@@ -103,29 +103,19 @@ std::string Trim(std::string_view s) {
   return std::string(s.substr(a, b - a + 1));
 }
 
-const std::vector<Block>* BlocksOf(const Step& s) {
-  if (const auto* sw = std::get_if<SwitchStep>(&s.kind)) return &sw->cases;
-  if (const auto* p = std::get_if<ParallelStep>(&s.kind)) return &p->branches;
-  return nullptr;
-}
-
-// Every block of a container (a loop's body is its one block), with the label drawn for it.
-std::vector<std::pair<const Block*, std::string>> LabelledBlocks(const Step& s) {
-  std::vector<std::pair<const Block*, std::string>> out;
+// The label drawn for block `b` of container `s`: a loop's exit condition, a case's condition, a
+// branch's name.
+std::string BlockLabel(const Step& s, const Block& b) {
   if (const auto* l = std::get_if<LoopStep>(&s.kind)) {
     std::string label = "repeat";
     if (l->until) label += " until " + Trim(l->until->source());
     if (l->converge_on) label += l->until ? ", or on convergence" : " until convergence";
-    out.emplace_back(&l->body, label);
-  } else if (const auto* blocks = BlocksOf(s)) {
-    bool is_switch = std::holds_alternative<SwitchStep>(s.kind);
-    for (const Block& b : *blocks) {
-      std::string label = b.name;
-      if (is_switch) label = b.when ? b.name + ": if " + Trim(b.when->source()) : b.name;
-      out.emplace_back(&b, label);
-    }
+    return label;
   }
-  return out;
+  if (std::holds_alternative<SwitchStep>(s.kind) && b.when) {
+    return b.name + ": if " + Trim(b.when->source());
+  }
+  return b.name;
 }
 
 std::string ContainerLabel(const Step& s) {
@@ -145,10 +135,11 @@ void MermaidNodes(const Workflow& wf, const std::vector<int>& steps, int depth, 
     const Step& s = wf.steps[static_cast<size_t>(i)];
     if (IsContainer(s.kind)) {
       out += fmt::format("{}subgraph s{}[\"{}\"]\n", pad, i, MermaidText(ContainerLabel(s)));
-      int k = 0;
-      for (const auto& [block, label] : LabelledBlocks(s)) {
-        out += fmt::format("{}  subgraph s{}_{}[\"{}\"]\n", pad, i, k++, MermaidText(label));
-        MermaidNodes(wf, block->steps, depth + 2, out);
+      for (size_t k = 0; k < BlockCount(s.kind); ++k) {
+        const Block& block = BlockAt(s.kind, k);
+        out += fmt::format("{}  subgraph s{}_{}[\"{}\"]\n", pad, i, k,
+                           MermaidText(BlockLabel(s, block)));
+        MermaidNodes(wf, block.steps, depth + 2, out);
         out += pad + "  end\n";
       }
       out += pad + "end\n";
@@ -177,12 +168,12 @@ void DotNodes(const Workflow& wf, const std::vector<int>& steps, int depth, std:
       out += fmt::format("{}subgraph \"cluster_{}\" {{\n{}  label=\"{}\";\n", pad, DotText(s.id),
                          pad, DotText(ContainerLabel(s)));
       out += fmt::format("{}  \"{}\" [shape=point, label=\"\"];\n", pad, DotNode(wf, i));
-      int k = 0;
-      for (const auto& [block, label] : LabelledBlocks(s)) {
+      for (size_t k = 0; k < BlockCount(s.kind); ++k) {
+        const Block& block = BlockAt(s.kind, k);
         out += fmt::format("{}  subgraph \"cluster_{}_{}\" {{\n{}    label=\"{}\"; style=dashed;\n",
-                           pad, DotText(s.id), k++, pad, DotText(label));
-        DotNodes(wf, block->steps, depth + 2, out);
-        for (int c : block->steps) {
+                           pad, DotText(s.id), k, pad, DotText(BlockLabel(s, block)));
+        DotNodes(wf, block.steps, depth + 2, out);
+        for (int c : block.steps) {
           if (Needs(wf, static_cast<size_t>(c)).empty()) {
             out += fmt::format("{}    \"{}\" -> \"{}\" [style=dotted];\n", pad, DotNode(wf, i),
                                DotNode(wf, c));

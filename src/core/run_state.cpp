@@ -133,13 +133,9 @@ namespace {
 // The steps nested directly in container `step`, over all its blocks.
 std::vector<int> Children(const Step& step) {
   std::vector<int> out;
-  auto add = [&](const Block& b) { out.insert(out.end(), b.steps.begin(), b.steps.end()); };
-  if (const auto* sw = std::get_if<SwitchStep>(&step.kind)) {
-    for (const auto& b : sw->cases) add(b);
-  } else if (const auto* par = std::get_if<ParallelStep>(&step.kind)) {
-    for (const auto& b : par->branches) add(b);
-  } else if (const auto* loop = std::get_if<LoopStep>(&step.kind)) {
-    add(loop->body);
+  for (size_t b = 0; b < BlockCount(step.kind); ++b) {
+    const auto& steps = BlockAt(step.kind, b).steps;
+    out.insert(out.end(), steps.begin(), steps.end());
   }
   return out;
 }
@@ -165,20 +161,16 @@ void RunState::ResetStep(int i) {
 
 void RunState::ActivateBlock(int c, int b, int64_t time_ms) {
   const Step& container = workflow_->steps[static_cast<size_t>(c)];
-  const std::vector<Block>* blocks = nullptr;
-  if (const auto* sw = std::get_if<SwitchStep>(&container.kind)) blocks = &sw->cases;
-  if (const auto* par = std::get_if<ParallelStep>(&container.kind)) blocks = &par->branches;
-  const auto* loop = std::get_if<LoopStep>(&container.kind);
   auto& cs = steps_[static_cast<size_t>(c)];
-  size_t nblocks = loop ? 1 : blocks ? blocks->size() : 0;
+  size_t nblocks = BlockCount(container.kind);
   if (cs.blocks.size() != nblocks) {
     cs.blocks.assign(nblocks, StepState::BlockState::kIdle);
     cs.block_left.assign(nblocks, 0);
     cs.block_error.assign(nblocks, {});
   }
   if (b < 0 || static_cast<size_t>(b) >= nblocks) return;
-  const Block& block = loop ? loop->body : (*blocks)[static_cast<size_t>(b)];
   auto bi = static_cast<size_t>(b);
+  const Block& block = BlockAt(container.kind, bi);
   cs.blocks[bi] = StepState::BlockState::kRunning;
   cs.block_left[bi] = static_cast<int>(block.steps.size());
   cs.block_error[bi].clear();

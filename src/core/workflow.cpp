@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace baton::core {
 
 const char* StepKindName(const StepKind& kind) {
@@ -10,6 +12,18 @@ const char* StepKindName(const StepKind& kind) {
                                            "emit",     "wait", "workflow"};
   static_assert(std::size(kNames) == std::variant_size_v<StepKind>);
   return kNames[kind.index()];
+}
+
+size_t BlockCount(const StepKind& kind) {
+  if (const auto* s = std::get_if<SwitchStep>(&kind)) return s->cases.size();
+  if (const auto* p = std::get_if<ParallelStep>(&kind)) return p->branches.size();
+  return std::holds_alternative<LoopStep>(kind) ? 1 : 0;
+}
+
+const Block& BlockAt(const StepKind& kind, size_t b) {
+  if (const auto* s = std::get_if<SwitchStep>(&kind)) return s->cases[b];
+  if (const auto* p = std::get_if<ParallelStep>(&kind)) return p->branches[b];
+  return std::get<LoopStep>(kind).body;
 }
 
 bool IsContainer(const StepKind& kind) {
@@ -39,6 +53,16 @@ Status Workflow::Finalize() {
     }
   }
   top_level.clear();
+  effective_priority.assign(steps.size(), Priority::kNormal);
+  prioritized = false;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    Priority p = Priority::kLow;
+    for (int k = static_cast<int>(i); k >= 0; k = steps[static_cast<size_t>(k)].parent) {
+      p = std::max(p, steps[static_cast<size_t>(k)].priority);
+    }
+    effective_priority[i] = p;
+    prioritized = prioritized || p != Priority::kNormal;
+  }
   for (size_t i = 0; i < steps.size(); ++i) {
     if (steps[i].parent < 0 && !steps[i].is_compensation) top_level.push_back(static_cast<int>(i));
     for (const auto& need : steps[i].needs) {

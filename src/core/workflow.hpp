@@ -207,6 +207,11 @@ using StepKind =
 // Whether a kind contains nested steps (switch, parallel, loop).
 bool IsContainer(const StepKind& kind);
 
+// The blocks of a container kind: a switch's cases, a parallel's branches, a loop's body (one
+// block); 0 for other kinds. BlockAt requires b < BlockCount(kind).
+size_t BlockCount(const StepKind& kind);
+const Block& BlockAt(const StepKind& kind, size_t b);
+
 // Names of the kinds as written in YAML, indexed like StepKind.
 const char* StepKindName(const StepKind& kind);
 
@@ -355,6 +360,10 @@ struct Workflow {
   std::vector<std::vector<int>> needs_idx;
   std::vector<std::vector<int>> dependents;
   std::vector<int> top_level;  // steps with parent == -1 that are not compensations
+  // Each step's priority or its containers', whichever is higher; `prioritized` when any step
+  // is not `normal` (the decider then orders starts by it).
+  std::vector<Priority> effective_priority;
+  bool prioritized = false;
 
   // Whether any model in `models:` uses `provider` (e.g. "sim").
   bool UsesProvider(std::string_view provider) const;

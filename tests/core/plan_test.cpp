@@ -7,16 +7,13 @@
 
 #include "core/decider.hpp"
 #include "dsl/loader.hpp"
+#include "testing/load_workflow.hpp"
 
 namespace baton::core {
 namespace {
 
 std::shared_ptr<const Workflow> Load(const std::string& yaml) {
-  auto r = dsl::LoadWorkflowText(yaml, "test.yaml");
-  std::string diags;
-  for (const auto& d : r.diagnostics) diags += dsl::FormatDiagnostic(d) + "\n";
-  EXPECT_TRUE(r.workflow) << diags;
-  return r.workflow;
+  return test_util::LoadWorkflowOrFail(yaml);
 }
 
 std::string Errors(const std::string& yaml) {

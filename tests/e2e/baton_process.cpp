@@ -183,4 +183,23 @@ std::string RunIdFromStderr(std::string_view err) {
   return "";
 }
 
+Output JournalTest::Run(std::vector<std::string> args) {
+  args.insert(args.end(), {"--store", Store()});
+  return Baton(args, tmp_.path());
+}
+
+std::vector<json::object> JournalTest::Events(const std::string& run_id) {
+  Output o = Run({"runs", "events", run_id, "-o", "jsonl"});
+  EXPECT_EQ(o.code, 0) << o.err;
+  std::vector<json::object> out;
+  std::istringstream in(o.out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    json::value e = MustParse(line, "event");
+    if (e.is_object()) out.push_back(e.get_object());
+  }
+  return out;
+}
+
 }  // namespace baton::e2e

@@ -4,6 +4,7 @@
 // with stdout and stderr captured separately, wait for it, and poll for a state with a bound.
 // Every function is for the test's main thread; nothing here is thread-safe.
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -83,5 +84,18 @@ std::vector<std::string> ShellWords(std::string_view line);
 
 // The run id that `baton run` prints on stderr ("run <id>"), or "".
 std::string RunIdFromStderr(std::string_view err);
+
+// A test with its own scratch directory and SQLite journal in it: runs `baton` against that
+// journal and reads runs' events back.
+class JournalTest : public ::testing::Test {
+ protected:
+  std::string Store() const { return (tmp_ / "baton.db").string(); }
+  // `baton <args...> --store <journal>` in the scratch directory.
+  Output Run(std::vector<std::string> args);
+  // The run's events as JSON objects, in journal order (`runs events ID -o jsonl`).
+  std::vector<json::object> Events(const std::string& run_id);
+
+  TempDir tmp_;
+};
 
 }  // namespace baton::e2e

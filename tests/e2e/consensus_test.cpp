@@ -15,26 +15,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class Consensus : public ::testing::Test {
+class Consensus : public JournalTest {
  protected:
-  std::string Store() const { return (tmp_ / "baton.db").string(); }
-  Output Run(std::vector<std::string> args) {
-    args.insert(args.end(), {"--store", Store()});
-    return Baton(args, tmp_.path());
-  }
-  // The run's events as JSON objects, in order.
-  std::vector<json::object> Events(const std::string& id) {
-    Output o = Run({"runs", "events", id, "-o", "jsonl"});
-    EXPECT_EQ(o.code, 0) << o.err;
-    std::vector<json::object> out;
-    std::istringstream in(o.out);
-    std::string line;
-    while (std::getline(in, line)) {
-      json::value e = MustParse(line, "event");
-      if (e.is_object()) out.push_back(e.get_object());
-    }
-    return out;
-  }
   static int Count(const std::vector<json::object>& events, std::string_view type,
                    std::string_view step = "") {
     int n = 0;
@@ -45,8 +27,6 @@ class Consensus : public ::testing::Test {
     }
     return n;
   }
-
-  TempDir tmp_;
 };
 
 TEST_F(Consensus, ExampleDecidesByMajorityAndByJudge) {

@@ -15,25 +15,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class Plan : public ::testing::Test {
+class Plan : public JournalTest {
  protected:
-  std::string Store() const { return (tmp_ / "baton.db").string(); }
-  Output Run(std::vector<std::string> args) {
-    args.insert(args.end(), {"--store", Store()});
-    return Baton(args, tmp_.path());
-  }
-  std::vector<json::object> Events(const std::string& id) {
-    Output o = Run({"runs", "events", id, "-o", "jsonl"});
-    EXPECT_EQ(o.code, 0) << o.err;
-    std::vector<json::object> out;
-    std::istringstream in(o.out);
-    std::string line;
-    while (std::getline(in, line)) {
-      json::value e = MustParse(line, "event");
-      if (e.is_object()) out.push_back(e.get_object());
-    }
-    return out;
-  }
   // Events of `type` (of instance `item` when >= -1).
   static std::vector<const json::object*> Of(const std::vector<json::object>& events,
                                              std::string_view type, int item = -2) {
@@ -50,8 +33,6 @@ class Plan : public ::testing::Test {
     return out;
   }
   static int64_t Seq(const json::object* e) { return e->at("seq").to_number<int64_t>(); }
-
-  TempDir tmp_;
 };
 
 TEST_F(Plan, ExampleRepairsThePlanRunsTheDagAndSynthesizes) {

@@ -17,32 +17,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class Routing : public ::testing::Test {
+class Routing : public JournalTest {
  protected:
-  std::string Store() const { return (tmp_ / "baton.db").string(); }
-  Output Run(std::vector<std::string> args) {
-    args.insert(args.end(), {"--store", Store()});
-    return Baton(args, tmp_.path());
-  }
-  std::vector<json::object> Events(const std::string& id) {
-    Output o = Run({"runs", "events", id, "-o", "jsonl"});
-    EXPECT_EQ(o.code, 0) << o.err;
-    std::vector<json::object> out;
-    std::istringstream in(o.out);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      json::value v = MustParse(line, "event");
-      if (v.is_object()) out.push_back(v.get_object());
-    }
-    return out;
-  }
   std::string RunExample() {
     Output o = Run({"run", (SourceDir() / "examples/routing.yaml").string()});
     EXPECT_EQ(o.code, 0) << o.err;
     return RunIdFromStderr(o.err);
   }
-  TempDir tmp_;
 };
 
 std::string Str(const json::object& o, std::string_view k) {

@@ -16,26 +16,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class Saga : public ::testing::Test {
+class Saga : public JournalTest {
  protected:
-  std::string Store() const { return (tmp_ / "baton.db").string(); }
-  Output Run(std::vector<std::string> args) {
-    args.insert(args.end(), {"--store", Store()});
-    return Baton(args, tmp_.path());
-  }
-  std::vector<json::object> Events(const std::string& id) {
-    Output o = Run({"runs", "events", id, "-o", "jsonl"});
-    EXPECT_EQ(o.code, 0) << o.err;
-    std::vector<json::object> out;
-    std::istringstream in(o.out);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      json::value v = MustParse(line, "event");
-      if (v.is_object()) out.push_back(v.get_object());
-    }
-    return out;
-  }
   // The steps of the step_started events, in journal order.
   static std::vector<std::string> Started(const std::vector<json::object>& events) {
     std::vector<std::string> out;
@@ -53,7 +35,6 @@ class Saga : public ::testing::Test {
     }
     return "";
   }
-  TempDir tmp_;
 };
 
 TEST_F(Saga, ExampleUndoesTheBookingsInReverseOrder) {

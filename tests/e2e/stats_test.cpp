@@ -14,13 +14,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class Stats : public ::testing::Test {
+class Stats : public JournalTest {
  protected:
-  std::string Store() const { return (tmp_ / "baton.db").string(); }
-  Output Run(std::vector<std::string> args) {
-    args.insert(args.end(), {"--store", Store()});
-    return Baton(args, tmp_.path());
-  }
   // Runs an example to the end and returns its run id.
   std::string RunExample(std::vector<std::string> args, int expected_exit = 0) {
     args.insert(args.begin(), "run");
@@ -36,8 +31,6 @@ class Stats : public ::testing::Test {
     json::value v = MustParse(o.out, "stats -o json");
     return v.is_object() ? v.as_object() : json::object();
   }
-
-  TempDir tmp_;
 };
 
 const json::object& Row(const json::object& stats, std::string_view section, std::string_view name,

@@ -16,30 +16,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class SubWorkflow : public ::testing::Test {
+class SubWorkflow : public JournalTest {
  protected:
-  std::string Store() const { return (tmp_ / "baton.db").string(); }
-  Output Run(std::vector<std::string> args) {
-    args.insert(args.end(), {"--store", Store()});
-    return Baton(args, tmp_.path());
-  }
   json::array Runs() {
     Output o = Run({"runs", "list", "-o", "json", "--limit", "100"});
     EXPECT_EQ(o.code, 0) << o.err;
     json::value v = MustParse(o.out, "runs list -o json");
     return v.is_array() ? v.as_array() : json::array();
-  }
-  std::vector<json::object> Events(const std::string& id) {
-    Output o = Run({"runs", "events", id, "-o", "jsonl"});
-    EXPECT_EQ(o.code, 0) << o.err;
-    std::vector<json::object> out;
-    std::istringstream in(o.out);
-    std::string line;
-    while (std::getline(in, line)) {
-      json::value e = MustParse(line, "event");
-      if (e.is_object()) out.push_back(e.as_object());
-    }
-    return out;
   }
   static int Count(const std::vector<json::object>& events, std::string_view type) {
     int n = 0;
@@ -57,8 +40,6 @@ class SubWorkflow : public ::testing::Test {
     }
     return out;
   }
-
-  TempDir tmp_;
 };
 
 TEST_F(SubWorkflow, ChildRunsAreLinkedListedAndShown) {

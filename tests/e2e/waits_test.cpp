@@ -32,13 +32,8 @@ outputs:
   ok: ${{ steps.done.output.ok }}
 )";
 
-class Waits : public ::testing::Test {
+class Waits : public JournalTest {
  protected:
-  std::string Store() const { return (tmp_ / "baton.db").string(); }
-  Output Run(std::vector<std::string> args) {
-    args.insert(args.end(), {"--store", Store()});
-    return Baton(args, tmp_.path());
-  }
   json::value Json(std::vector<std::string> args) {
     args.insert(args.end(), {"-o", "json"});
     Output o = Run(args);
@@ -71,8 +66,6 @@ class Waits : public ::testing::Test {
     }
     return out;
   }
-
-  TempDir tmp_;
 };
 
 TEST_F(Waits, RunWaitsThenAnotherProcessApprovesIt) {

@@ -16,17 +16,14 @@
 #include "providers/registry.hpp"
 #include "runtime/engine.hpp"
 #include "store/store.hpp"
+#include "testing/load_workflow.hpp"
 #include "tools/tool.hpp"
 
 namespace baton::runtime {
 namespace {
 
 std::shared_ptr<const core::Workflow> Load(const std::string& yaml) {
-  auto r = dsl::LoadWorkflowText(yaml, "test.yaml");
-  std::string diags;
-  for (const auto& d : r.diagnostics) diags += dsl::FormatDiagnostic(d) + "\n";
-  EXPECT_TRUE(r.workflow) << diags;
-  return r.workflow;
+  return test_util::LoadWorkflowOrFail(yaml);
 }
 
 // The diagnostics of a workflow that must not load, one per line.
